@@ -1,0 +1,38 @@
+"""s3store: JSON documents in Amazon S3 with optimistic concurrency.
+
+Read, modify, `PutObject` with `If-Match: <etag>`; on conflict re-read and re-apply.
+"""
+
+from s3store.errors import (
+    AlreadyExistsError,
+    ConditionalWritesUnsupportedError,
+    ConflictError,
+    CorruptDocumentError,
+    DocumentTooLargeError,
+    InvalidKeyError,
+    InvalidValueError,
+    NotFoundError,
+    RetriesExhaustedError,
+    S3StoreError,
+    StorageError,
+)
+from s3store.retry import RetryPolicy
+from s3store.store import DEFAULT_MAX_DOCUMENT_BYTES, Document, JsonStore
+
+__all__ = [
+    "DEFAULT_MAX_DOCUMENT_BYTES",
+    "AlreadyExistsError",
+    "ConditionalWritesUnsupportedError",
+    "ConflictError",
+    "CorruptDocumentError",
+    "Document",
+    "DocumentTooLargeError",
+    "InvalidKeyError",
+    "InvalidValueError",
+    "JsonStore",
+    "NotFoundError",
+    "RetriesExhaustedError",
+    "RetryPolicy",
+    "S3StoreError",
+    "StorageError",
+]

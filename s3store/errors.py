@@ -1,0 +1,135 @@
+"""The errors s3store raises, one tree, named by cause.
+
+```
+S3StoreError
+├── NotFoundError                       the key holds no object
+├── ConflictError                       a conditional write or delete lost: the object changed
+│   └── AlreadyExistsError              a create found the key taken
+├── RetriesExhaustedError               update() gave up after its retry policy ran out
+├── CorruptDocumentError                stored bytes are not valid JSON / not the expected shape
+├── DocumentTooLargeError               a document over the store's max_document_bytes
+├── InvalidKeyError                     a key or id that must not be used
+├── InvalidValueError                   a value JSON cannot hold (NaN, set, datetime, ...)
+├── ConditionalWritesUnsupportedError   the endpoint ignores If-Match / If-None-Match
+└── StorageError                        anything else S3 answered (code, request id)
+```
+
+Every error carries the ``key`` it is about, and ``etag``, ``code`` (the S3 error
+code) and ``request_id`` where they apply.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlreadyExistsError",
+    "ConditionalWritesUnsupportedError",
+    "ConflictError",
+    "CorruptDocumentError",
+    "DocumentTooLargeError",
+    "InvalidKeyError",
+    "InvalidValueError",
+    "NotFoundError",
+    "RetriesExhaustedError",
+    "S3StoreError",
+    "StorageError",
+]
+
+
+class S3StoreError(Exception):
+    """Base of every error s3store raises."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        key: str | None,
+        etag: str | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.key = key
+        self.etag = etag
+        self.code = code
+        self.request_id = request_id
+
+    def __str__(self) -> str:
+        details = [f"key={self.key!r}"]
+        if self.etag is not None:
+            details.append(f"etag={self.etag}")
+        if self.code is not None:
+            details.append(f"code={self.code}")
+        if self.request_id is not None:
+            details.append(f"request_id={self.request_id}")
+        return f"{self.message} ({', '.join(details)})"
+
+
+class NotFoundError(S3StoreError):
+    """The key holds no object."""
+
+
+class ConflictError(S3StoreError):
+    """A conditional write or delete lost: the object is not the version it named."""
+
+
+class AlreadyExistsError(ConflictError):
+    """A create (If-None-Match: *) found the key already taken."""
+
+
+class RetriesExhaustedError(S3StoreError):
+    """update() kept meeting conflicts until its RetryPolicy gave up."""
+
+    def __init__(self, message: str, *, key: str, attempts: int, elapsed: float) -> None:
+        super().__init__(message, key=key)
+        self.attempts = attempts
+        self.elapsed = elapsed
+
+
+class CorruptDocumentError(S3StoreError):
+    """The stored bytes are not valid JSON or not the expected shape; they are left untouched."""
+
+
+class DocumentTooLargeError(S3StoreError):
+    """A document (stored, or about to be written) is over the store's max_document_bytes."""
+
+    def __init__(self, message: str, *, key: str, size: int, limit: int) -> None:
+        super().__init__(message, key=key)
+        self.size = size
+        self.limit = limit
+
+
+class InvalidKeyError(S3StoreError):
+    """A key or id that must not be used; refused before any request is sent."""
+
+
+class InvalidValueError(S3StoreError):
+    """A value JSON cannot hold (NaN, infinity, set, bytes, datetime...); nothing was sent."""
+
+
+class ConditionalWritesUnsupportedError(S3StoreError):
+    """The endpoint accepted a write whose If-Match / If-None-Match should have failed."""
+
+
+class StorageError(S3StoreError):
+    """Anything else from S3 or the network, with the S3 error code and request id.
+
+    ``transient`` is true for throttling, 5xx, timeouts and connection errors that
+    botocore's own retries did not overcome; false for errors no retry can fix
+    (``AccessDenied``, ``NoSuchBucket``...).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        key: str | None,
+        etag: str | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+        status: int | None = None,
+        transient: bool = False,
+    ) -> None:
+        super().__init__(message, key=key, etag=etag, code=code, request_id=request_id)
+        self.status = status
+        self.transient = transient

@@ -1,0 +1,1 @@
+"""The job worker's execution-step storage, rebuilt on s3store."""
