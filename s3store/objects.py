@@ -116,7 +116,9 @@ def translate_client_error(
 
 
 @contextmanager
-def _translated(key: str, *, etag: str | None = None, if_none_match: bool = False) -> Iterator[None]:
+def _translated(
+    key: str, *, etag: str | None = None, if_none_match: bool = False
+) -> Iterator[None]:
     try:
         yield
     except ClientError as exc:

@@ -4,6 +4,6 @@ Needs the `testing` extra (`pip install s3store[testing]`, which brings moto's s
 """
 
 from s3store.testing.faults import FAULT_KINDS, FaultKind, FaultPlan
-from s3store.testing.local_s3 import LocalS3, RequestRecord
+from s3store.testing.local_s3 import LocalS3, RequestRecord, connect
 
-__all__ = ["FAULT_KINDS", "FaultKind", "FaultPlan", "LocalS3", "RequestRecord"]
+__all__ = ["FAULT_KINDS", "FaultKind", "FaultPlan", "LocalS3", "RequestRecord", "connect"]

@@ -4,14 +4,14 @@ A `FaultPlan` says how often each fault happens (seeded, so a run can be
 replayed); `LocalS3.inject()` queues exact faults for the next matching requests.
 Faults happen where S3's do:
 
-| kind                   | applies to           | what the client sees                        | write landed? |
-|------------------------|----------------------|---------------------------------------------|---------------|
-| `slow_down`            | any object request   | 503 `SlowDown`                               | no            |
-| `error_before_write`   | object writes        | 500 `InternalError`                          | no            |
-| `conditional_conflict` | conditional writes   | 409 `ConditionalRequestConflict`             | no            |
-| `error_after_write`    | object writes        | 500 `InternalError`                          | **yes**       |
-| `drop_after_write`     | object writes        | the connection closes with no answer        | **yes**       |
-| `stall_after_write`    | object writes        | the answer comes after `stall_seconds`      | **yes**       |
+| kind                   | applies to         | what the client sees             | landed? |
+|------------------------|--------------------|----------------------------------|---------|
+| `slow_down`            | any object request | 503 `SlowDown`                   | no      |
+| `error_before_write`   | object writes      | 500 `InternalError`              | no      |
+| `conditional_conflict` | conditional writes | 409 `ConditionalRequestConflict` | no      |
+| `error_after_write`    | object writes      | 500 `InternalError`              | **yes** |
+| `drop_after_write`     | object writes      | connection closed, no answer     | **yes** |
+| `stall_after_write`    | object writes      | the answer after `stall_seconds` | **yes** |
 
 "Object writes" are `PutObject` and `DeleteObject`; the last three are lost
 responses: the write happened, the client cannot know it.

@@ -27,7 +27,7 @@ from s3store.testing.faults import LANDS, FaultDealer, FaultKind, FaultPlan
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["LocalS3", "RequestRecord"]
+__all__ = ["LocalS3", "RequestRecord", "connect"]
 
 _ACCESS_KEY = "testing"  # moto accepts any credentials; these are not secrets
 _REGION = "us-east-1"
@@ -161,8 +161,35 @@ class _StrictS3App:
             self.log.append(record)
 
 
+def connect(
+    endpoint_url: str,
+    *,
+    max_attempts: int = 3,
+    read_timeout: float = 10.0,
+    connect_timeout: float = 5.0,
+    max_pool_connections: int = 64,
+) -> S3Client:
+    """A new boto3 S3 client for a local endpoint (from any thread or process).
+
+    botocore's "standard" retry mode with `max_attempts` attempts in all; fake
+    credentials (the local S3 takes any). Each call makes its own boto3 session,
+    since sessions are not thread-safe.
+    """
+    config = Config(
+        retries={"mode": "standard", "max_attempts": max_attempts},
+        read_timeout=read_timeout,
+        connect_timeout=connect_timeout,
+        max_pool_connections=max_pool_connections,
+        s3={"addressing_style": "path"},
+    )
+    session = boto3.session.Session(
+        aws_access_key_id=_ACCESS_KEY, aws_secret_access_key=_ACCESS_KEY, region_name=_REGION
+    )
+    return session.client("s3", endpoint_url=endpoint_url, config=config)
+
+
 def _quiet_handler(base: type[Any]) -> type[Any]:
-    class QuietRequestHandler(base):  # type: ignore[misc, valid-type]
+    class QuietRequestHandler(base):  # type: ignore[misc]
         def log_request(self, *args: Any, **kwargs: Any) -> None:
             pass  # a test server that prints a line per request drowns the test output
 
@@ -260,24 +287,9 @@ class LocalS3:
 
     # -- clients ---------------------------------------------------------------
 
-    def client(self, *, max_attempts: int = 3, read_timeout: float = 10.0,
-               connect_timeout: float = 5.0, max_pool_connections: int = 64) -> S3Client:
-        """A new boto3 S3 client for this endpoint (botocore "standard" retries).
-
-        Each call makes its own session, so clients can be made from any thread.
-        """
-        config = Config(
-            retries={"mode": "standard", "max_attempts": max_attempts},
-            read_timeout=read_timeout,
-            connect_timeout=connect_timeout,
-            max_pool_connections=max_pool_connections,
-            s3={"addressing_style": "path"},
-        )
-        session = boto3.session.Session(
-            aws_access_key_id=_ACCESS_KEY, aws_secret_access_key=_ACCESS_KEY,
-            region_name=_REGION,
-        )
-        return session.client("s3", endpoint_url=self.endpoint_url, config=config)
+    def client(self, **options: Any) -> S3Client:
+        """A new boto3 S3 client for this endpoint; `options` as for `connect()`."""
+        return connect(self.endpoint_url, **options)
 
     # -- faults and counters ---------------------------------------------------
 
@@ -333,13 +345,13 @@ class LocalS3:
                 time.sleep(delay)
             return original(bucket_name, *args, **kwargs)
 
-        backend.put_object = slow_put_object
+        backend.put_object = slow_put_object  # type: ignore[method-assign]
 
         def restore() -> None:
             if previous is None:
                 del backend.put_object
             else:
-                backend.put_object = previous
+                backend.put_object = previous  # type: ignore[method-assign]
 
         self._restore_backend = restore
 

@@ -1,0 +1,26 @@
+"""Fixtures: a strict local S3 per test, and stores on it whose retries never really sleep."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from s3store import JsonStore, RetryPolicy
+from s3store.testing import LocalS3
+
+# Conflicts are frequent in the race tests: many attempts, tiny backoff (tests never time).
+FAST_RETRY = RetryPolicy(max_attempts=500, base_delay=0.001, max_delay=0.02, deadline=None)
+
+
+@pytest.fixture
+def local_s3() -> Iterator[LocalS3]:
+    """A fresh, strict LocalS3 with its own bucket."""
+    with LocalS3() as s3:
+        yield s3
+
+
+@pytest.fixture
+def store(local_s3: LocalS3) -> JsonStore:
+    """A JsonStore on the test's LocalS3."""
+    return JsonStore(local_s3.client(), local_s3.bucket, retry=FAST_RETRY)
