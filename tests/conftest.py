@@ -6,11 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from s3store import JsonStore, RetryPolicy
+from s3store import JsonStore
 from s3store.testing import LocalS3
-
-# Conflicts are frequent in the race tests: many attempts, tiny backoff (tests never time).
-FAST_RETRY = RetryPolicy(max_attempts=500, base_delay=0.001, max_delay=0.02, deadline=None)
+from tests.helpers import FAST_RETRY
 
 
 @pytest.fixture

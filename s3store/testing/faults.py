@@ -7,6 +7,7 @@ Faults happen where S3's do:
 | kind                   | applies to         | what the client sees             | landed? |
 |------------------------|--------------------|----------------------------------|---------|
 | `slow_down`            | any object request | 503 `SlowDown`                   | no      |
+| `access_denied`        | any object request | 403 `AccessDenied`               | no      |
 | `error_before_write`   | object writes      | 500 `InternalError`              | no      |
 | `conditional_conflict` | conditional writes | 409 `ConditionalRequestConflict` | no      |
 | `error_after_write`    | object writes      | 500 `InternalError`              | **yes** |
@@ -29,6 +30,7 @@ __all__ = ["FAULT_KINDS", "FaultKind", "FaultPlan"]
 
 FaultKind = Literal[
     "slow_down",
+    "access_denied",
     "error_before_write",
     "conditional_conflict",
     "error_after_write",
@@ -56,6 +58,7 @@ class FaultPlan:
     seed: int = 0
     latency: float = 0.0
     slow_down: float = 0.0
+    access_denied: float = 0.0
     error_before_write: float = 0.0
     conditional_conflict: float = 0.0
     error_after_write: float = 0.0
@@ -76,7 +79,7 @@ class FaultPlan:
 
 def eligible(kind: FaultKind, *, is_write: bool, conditional: bool) -> bool:
     """Whether a fault of `kind` can hit a request of this sort."""
-    if kind == "slow_down":
+    if kind in ("slow_down", "access_denied"):
         return True
     if kind == "conditional_conflict":
         return is_write and conditional
@@ -101,6 +104,7 @@ class FaultDealer:
         with self._lock:
             self._plan = plan
             self._rng = random.Random(plan.seed)
+            self._queued.clear()
 
     def queue(self, kind: FaultKind, count: int) -> None:
         with self._lock:

@@ -56,15 +56,18 @@ def _split_path(environ: Environ) -> tuple[str, str]:
     return bucket, key
 
 
-def _error_response(status: int, code: str, message: str) -> tuple[str, list[tuple[str, str]],
-                                                                      bytes]:
+Response = tuple[str, list[tuple[str, str]], bytes]
+
+
+def _error_response(status: int, code: str, message: str) -> Response:
     request_id = uuid.uuid4().hex[:16].upper()
     body = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f"<Error><Code>{code}</Code><Message>{message}</Message>"
         f"<RequestId>{request_id}</RequestId></Error>"
     ).encode()
-    reason = {409: "Conflict", 500: "Internal Server Error", 503: "Slow Down"}[status]
+    reason = {403: "Forbidden", 409: "Conflict", 500: "Internal Server Error",
+              503: "Slow Down"}[status]
     headers = [
         ("Content-Type", "application/xml"),
         ("Content-Length", str(len(body))),
@@ -75,6 +78,7 @@ def _error_response(status: int, code: str, message: str) -> tuple[str, list[tup
 
 _INJECTED_ERRORS: dict[FaultKind, tuple[int, str, str]] = {
     "slow_down": (503, "SlowDown", "Please reduce your request rate."),
+    "access_denied": (403, "AccessDenied", "Access Denied"),
     "error_before_write": (500, "InternalError", "We encountered an internal error."),
     "error_after_write": (500, "InternalError", "We encountered an internal error."),
     "conditional_conflict": (
@@ -130,7 +134,7 @@ class _StrictS3App:
         start_response(status, response_headers)
         return [] if method == "HEAD" else [body]
 
-    def _serve(self, environ: Environ) -> tuple[str, list[tuple[str, str]], bytes]:
+    def _serve(self, environ: Environ) -> Response:
         captured: dict[str, Any] = {}
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -164,6 +168,7 @@ class _StrictS3App:
 def connect(
     endpoint_url: str,
     *,
+    session: boto3.session.Session | None = None,
     max_attempts: int = 3,
     read_timeout: float = 10.0,
     connect_timeout: float = 5.0,
@@ -171,21 +176,26 @@ def connect(
 ) -> S3Client:
     """A new boto3 S3 client for a local endpoint (from any thread or process).
 
-    botocore's "standard" retry mode with `max_attempts` attempts in all; fake
-    credentials (the local S3 takes any). Each call makes its own boto3 session,
-    since sessions are not thread-safe.
+    botocore's "standard" retry mode with `max_attempts` attempts in all (the first
+    included), and fake credentials (the local S3 takes any). Without `session`, each
+    call makes its own boto3 session, since sessions are not thread-safe.
     """
     config = Config(
-        retries={"mode": "standard", "max_attempts": max_attempts},
+        retries={"mode": "standard", "total_max_attempts": max_attempts},
         read_timeout=read_timeout,
         connect_timeout=connect_timeout,
         max_pool_connections=max_pool_connections,
         s3={"addressing_style": "path"},
     )
-    session = boto3.session.Session(
+    if session is None:
+        session = _new_session()
+    return session.client("s3", endpoint_url=endpoint_url, config=config)
+
+
+def _new_session() -> boto3.session.Session:
+    return boto3.session.Session(
         aws_access_key_id=_ACCESS_KEY, aws_secret_access_key=_ACCESS_KEY, region_name=_REGION
     )
-    return session.client("s3", endpoint_url=endpoint_url, config=config)
 
 
 def _quiet_handler(base: type[Any]) -> type[Any]:
@@ -235,6 +245,8 @@ class LocalS3:
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._restore_backend: Callable[[], None] | None = None
+        self._session = _new_session()
+        self._session_lock = threading.Lock()
         self.endpoint_url = ""
 
     # -- lifecycle -------------------------------------------------------------
@@ -253,8 +265,12 @@ class LocalS3:
         self._server = make_server("127.0.0.1", 0, self._app, threaded=True,
                                    request_handler=_quiet_handler(MotoRequestHandler))
         self.endpoint_url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        name=f"LocalS3:{self._server.server_port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.02},  # how fast stop() is noticed
+            name=f"LocalS3:{self._server.server_port}",
+            daemon=True,
+        )
         self._thread.start()
         admin = self.client()
         admin.create_bucket(Bucket=self.bucket)
@@ -288,8 +304,13 @@ class LocalS3:
     # -- clients ---------------------------------------------------------------
 
     def client(self, **options: Any) -> S3Client:
-        """A new boto3 S3 client for this endpoint; `options` as for `connect()`."""
-        return connect(self.endpoint_url, **options)
+        """A new boto3 S3 client for this endpoint; `options` as for `connect()`.
+
+        Safe from any thread: clients come from one session (its loaded service model
+        makes a client cheap), under a lock since sessions are not thread-safe.
+        """
+        with self._session_lock:
+            return connect(self.endpoint_url, session=self._session, **options)
 
     # -- faults and counters ---------------------------------------------------
 
@@ -299,7 +320,10 @@ class LocalS3:
         return self._dealer.plan
 
     def set_faults(self, plan: FaultPlan) -> None:
-        """Replace the fault plan (its seed restarts the random sequence)."""
+        """Replace the fault plan (its seed restarts the random sequence).
+
+        Drops what `inject()` queued and has not been used yet.
+        """
         self._dealer.set_plan(plan)
 
     def inject(self, kind: FaultKind, *, count: int = 1) -> None:
