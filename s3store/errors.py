@@ -6,6 +6,7 @@ S3StoreError
 ├── ConflictError                       a conditional write or delete lost: the object changed
 │   └── AlreadyExistsError              a create found the key taken
 ├── RetriesExhaustedError               update() gave up after its retry policy ran out
+├── OutcomeUnknownError                 a write's answer was lost and could not be resolved
 ├── CorruptDocumentError                stored bytes are not valid JSON / not the expected shape
 ├── DocumentTooLargeError               a document over the store's max_document_bytes
 ├── InvalidKeyError                     a key or id that must not be used
@@ -29,6 +30,7 @@ __all__ = [
     "InvalidKeyError",
     "InvalidValueError",
     "NotFoundError",
+    "OutcomeUnknownError",
     "RetriesExhaustedError",
     "S3StoreError",
     "StorageError",
@@ -84,6 +86,17 @@ class RetriesExhaustedError(S3StoreError):
         super().__init__(message, key=key)
         self.attempts = attempts
         self.elapsed = elapsed
+
+
+class OutcomeUnknownError(S3StoreError):
+    """A write's answer was lost (5xx, timeout, dropped connection) and the store could
+    not find out whether it landed: it may be in S3, or not. Never a false success.
+
+    Raised when the resolving `HeadObject` failed too, when another writer's version
+    replaced the object before it could be checked (for `create`/`replace`/`delete`,
+    which cannot re-apply), or when the retry policy ran out while the last attempt's
+    outcome was still open.
+    """
 
 
 class CorruptDocumentError(S3StoreError):

@@ -25,10 +25,14 @@ from s3store.errors import (
     ConflictError,
     InvalidKeyError,
     NotFoundError,
+    OutcomeUnknownError,
     RetriesExhaustedError,
+    StorageError,
 )
 from s3store.objects import ObjectClient, StoredObject
+from s3store.resolve import Landed
 from s3store.retry import RetryPolicy
+from s3store.writer import Base, ConditionalWriter, LostWrites, TryAgain
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -79,10 +83,12 @@ def check_key(key: str) -> None:
 class JsonStore:
     """JSON documents in one S3 bucket, with optimistic concurrency.
 
-    `client` is a boto3 S3 client (its retry config governs retries of single
-    requests; see `s3store.retry`). `retry` bounds how often `update()` re-reads
-    after a conflict. `max_document_bytes` bounds documents read and written.
-    `expected_bucket_owner`, when set, is sent with every request.
+    `client` is a boto3 S3 client (its retry config governs retries of reads; the
+    store retries its own writes, see `s3store.retry`). `retry` bounds how often a
+    write is retried and `update()` re-reads after a conflict. `max_document_bytes`
+    bounds documents read and written. `expected_bucket_owner`, when set, is sent
+    with every request. `resolve_lost_responses=False` is for negative controls only
+    (see `s3store.writer.ConditionalWriter`).
     """
 
     def __init__(
@@ -93,11 +99,15 @@ class JsonStore:
         retry: RetryPolicy | None = None,
         max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
         expected_bucket_owner: str | None = None,
+        resolve_lost_responses: bool = True,
     ) -> None:
         self.bucket = bucket
         self.retry = retry if retry is not None else RetryPolicy()
         self.max_document_bytes = max_document_bytes
         self._objects = ObjectClient(client, bucket, expected_bucket_owner=expected_bucket_owner)
+        self._writer = ConditionalWriter(
+            self._objects, resolve_lost_responses=resolve_lost_responses
+        )
 
     def get(self, key: str) -> Document:
         """The document at `key`, read now.
@@ -112,23 +122,23 @@ class JsonStore:
     def create(self, key: str, value: Any) -> Document:
         """Store `value` at `key` only if the key is free (`If-None-Match: *`).
 
-        Raises `AlreadyExistsError`, `InvalidValueError`, `DocumentTooLargeError`,
-        `InvalidKeyError`, `StorageError`.
+        Raises `AlreadyExistsError`, `OutcomeUnknownError`, `InvalidValueError`,
+        `DocumentTooLargeError`, `InvalidKeyError`, `StorageError`.
         """
         check_key(key)
         body = self._encode(key, value)
-        etag = self._objects.put(key, body, if_none_match=True)
+        etag = self._writer.write(key, body, value, base=Base(None), retry=self.retry)
         return Document(key, value, etag)
 
     def replace(self, key: str, value: Any, *, etag: str) -> Document:
         """Store `value` at `key` only if the object there still has `etag` (`If-Match`).
 
-        Raises `ConflictError` (the object changed or was deleted),
+        Raises `ConflictError` (the object changed or was deleted), `OutcomeUnknownError`,
         `InvalidValueError`, `DocumentTooLargeError`, `InvalidKeyError`, `StorageError`.
         """
         check_key(key)
         body = self._encode(key, value)
-        new_etag = self._objects.put(key, body, if_match=etag)
+        new_etag = self._writer.write(key, body, value, base=Base(etag), retry=self.retry)
         return Document(key, value, new_etag)
 
     def update(
@@ -143,33 +153,55 @@ class JsonStore:
         and the result is created with `If-None-Match: *`; without a default,
         `NotFoundError`. A result equal to the current value writes nothing.
 
+        Exactly once: when a write's answer is lost, the store finds out by its write
+        id whether it landed. Only if another writer replaced it before that could be
+        checked (and the bucket keeps no versions to look in) is `mutate` applied again
+        on the new value — so for exactly-once effects in that case, `mutate` must be
+        idempotent (an upsert by id, not a blind append).
+
         Raises whatever `mutate` raises (nothing is written), `RetriesExhaustedError`
-        when conflicts outlast the retry policy, `CorruptDocumentError`,
-        `InvalidValueError`, `DocumentTooLargeError`, `InvalidKeyError`, `StorageError`.
+        when conflicts outlast the retry policy, `OutcomeUnknownError` when a lost
+        answer could not be resolved, `CorruptDocumentError`, `InvalidValueError`,
+        `DocumentTooLargeError`, `InvalidKeyError`, `StorageError`.
         """
         check_key(key)
         started = time.monotonic()
-        retrying = self.retry.retrying(ConflictError)
+        lost = LostWrites()
+        retrying = self.retry.retrying((ConflictError, TryAgain))
         try:
-            document: Document = retrying(self._update_once, key, mutate, default)
+            document: Document = retrying(self._update_once, key, mutate, default, lost)
         except tenacity.RetryError as exc:
             attempts = exc.last_attempt.attempt_number
             elapsed = time.monotonic() - started
+            cause = exc.last_attempt.exception()
+            if lost:
+                raise OutcomeUnknownError(
+                    f"gave up after {attempts} attempts; an answer was lost on the way, so "
+                    "this update may have landed", key=key) from cause
             raise RetriesExhaustedError(
-                f"gave up after {attempts} attempts in {elapsed:.2f}s of conflicting writes",
-                key=key, attempts=attempts, elapsed=elapsed,
-            ) from exc.last_attempt.exception()
+                f"gave up after {attempts} attempts in {elapsed:.2f}s of conflicting or "
+                "failed writes", key=key, attempts=attempts, elapsed=elapsed,
+            ) from cause
+        except StorageError as exc:
+            if lost and not isinstance(exc, OutcomeUnknownError):
+                raise OutcomeUnknownError(
+                    "an answer was lost and the store could not ask S3 about it",
+                    key=key) from exc
+            raise
         return document
 
     def delete(self, key: str, *, etag: str | None = None) -> None:
         """Delete the object at `key`; with `etag`, only if it is still that version.
 
         Without `etag`, deleting a missing key is not an error (as in S3). With it,
-        `ConflictError` if the object changed or is gone. Raises `InvalidKeyError`,
-        `StorageError`.
+        `ConflictError` if the object changed or is gone. Raises `OutcomeUnknownError`,
+        `InvalidKeyError`, `StorageError`.
         """
         check_key(key)
-        self._objects.delete(key, if_match=etag)
+        if etag is None:
+            self._objects.delete(key)
+        else:
+            self._writer.delete(key, etag=etag, retry=self.retry)
 
     def verify_conditional_writes(self, *, prefix: str = "") -> None:
         """Check that the endpoint honours `If-None-Match: *` and `If-Match` on `PutObject`.
@@ -179,10 +211,11 @@ class JsonStore:
         Raises `ConditionalWritesUnsupportedError` if such a write was accepted.
         """
         key = f"{prefix}.s3store-probe/{uuid.uuid4().hex}.json"
-        etag = self._objects.put(key, b'{"probe":1}', if_none_match=True)
+        probe = uuid.uuid4().hex
+        etag = self._objects.put(key, b'{"probe":1}', write_id=probe, if_none_match=True)
         try:
             try:
-                self._objects.put(key, b'{"probe":2}', if_none_match=True)
+                self._objects.put(key, b'{"probe":2}', write_id=probe, if_none_match=True)
             except AlreadyExistsError:
                 pass
             else:
@@ -191,7 +224,7 @@ class JsonStore:
                 )
             wrong_etag = '"' + "0" * 32 + '"'
             try:
-                self._objects.put(key, b'{"probe":3}', if_match=wrong_etag)
+                self._objects.put(key, b'{"probe":3}', write_id=probe, if_match=wrong_etag)
             except ConflictError:
                 pass
             else:
@@ -199,7 +232,7 @@ class JsonStore:
                     "the endpoint accepted If-Match with an ETag the object does not have",
                     key=key, etag=wrong_etag,
                 )
-            self._objects.put(key, b'{"probe":4}', if_match=etag)
+            self._objects.put(key, b'{"probe":4}', write_id=probe, if_match=etag)
         finally:
             self._objects.delete(key)
 
@@ -214,21 +247,25 @@ class JsonStore:
         except NotFoundError:
             return None
 
-    def _update_once(self, key: str, mutate: Callable[[Any], Any], default: Any) -> Document:
+    def _update_once(
+        self, key: str, mutate: Callable[[Any], Any], default: Any, lost: LostWrites
+    ) -> Document:
         stored = self._read(key)
         if stored is None:
             if default is _NO_DEFAULT:
                 raise NotFoundError("no document to update and no default given", key=key)
-            new_value = mutate(decode(key, self._encode(key, default)))
-            etag = self._objects.put(key, self._encode(key, new_value), if_none_match=True)
-            log.debug("update %s: created", key)
-            return Document(key, new_value, etag)
-
-        new_value = mutate(decode(key, stored.body, etag=stored.etag))
-        body = self._encode(key, new_value)
-        if body == stored.body or body == self._encode(key, decode(key, stored.body)):
-            log.debug("update %s: unchanged, nothing written", key)
-            return Document(key, new_value, stored.etag)
-        etag = self._objects.put(key, body, if_match=stored.etag)
-        log.debug("update %s: %s -> %s", key, stored.etag, etag)
-        return Document(key, new_value, etag)
+            value = mutate(decode(key, self._encode(key, default)))
+            body = self._encode(key, value)
+            base = Base(None)
+        else:
+            value = mutate(decode(key, stored.body, etag=stored.etag))
+            body = self._encode(key, value)
+            if body == stored.body or body == self._encode(key, decode(key, stored.body)):
+                log.debug("update %s: unchanged, nothing written", key)
+                return Document(key, value, stored.etag)
+            base = Base(stored.etag, stored.write_id)
+        outcome = self._writer.send(key, body, value, base=base, lost=lost)
+        if isinstance(outcome, Landed):
+            log.debug("update %s: %s -> %s", key, base.etag, outcome.etag)
+            return Document(key, lost.values.get(outcome.write_id, value), outcome.etag)
+        raise TryAgain  # did not land, or nobody can tell: re-read and re-apply
