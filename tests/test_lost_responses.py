@@ -1,0 +1,214 @@
+"""Each fault alone, against every write: acknowledged means landed once; failed means absent.
+
+The faults come from LocalS3 (one injected per test, at the first write). For the
+three lost-response faults — 500 after the write landed, the connection dropped after
+it landed, the answer stalled past the read timeout — each test has its negative
+control: the same store with write-id resolution switched off applies the update
+twice, or reports a conflict for its own write.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from s3store import (
+    AlreadyExistsError,
+    ConflictError,
+    JsonStore,
+    NotFoundError,
+    OutcomeUnknownError,
+    RetryPolicy,
+)
+from s3store.testing import FaultKind, FaultPlan, LocalS3
+
+KEY = "doc.json"
+LOST: list[FaultKind] = ["error_after_write", "drop_after_write", "stall_after_write"]
+NOT_LANDED: list[FaultKind] = ["slow_down", "error_before_write", "conditional_conflict"]
+NO_WAIT = RetryPolicy(sleep=lambda _: None)
+
+
+@pytest.fixture
+def s3() -> Iterator[LocalS3]:
+    # The stall outlasts the client's read timeout (0.3 s) by a margin.
+    with LocalS3(faults=FaultPlan(stall_seconds=0.8)) as local:
+        yield local
+
+
+def make_store(s3: LocalS3, *, resolve: bool = True, **options: Any) -> JsonStore:
+    client = s3.client(read_timeout=0.3, **options)
+    return JsonStore(client, s3.bucket, retry=NO_WAIT, resolve_lost_responses=resolve)
+
+
+def append(item: str) -> Any:
+    return lambda items: [*items, item]
+
+
+@pytest.mark.parametrize("kind", LOST + NOT_LANDED)
+def test_update_lands_exactly_once(s3: LocalS3, kind: FaultKind) -> None:
+    store = make_store(s3)
+    store.create(KEY, ["a"])
+    s3.clear_requests()
+    s3.inject(kind)
+    assert store.update(KEY, append("b")).value == ["a", "b"]
+    assert store.get(KEY).value == ["a", "b"]
+
+
+@pytest.mark.parametrize("kind", LOST)
+def test_negative_control_update_without_resolution_applies_twice(
+    s3: LocalS3, kind: FaultKind
+) -> None:
+    store = make_store(s3, resolve=False)
+    store.create(KEY, ["a"])
+    s3.inject(kind)
+    store.update(KEY, append("b"))
+    assert store.get(KEY).value == ["a", "b", "b"]
+
+
+@pytest.mark.parametrize("kind", LOST)
+def test_lost_answer_is_resolved_by_one_head_not_by_botocore_retrying(
+    s3: LocalS3, kind: FaultKind
+) -> None:
+    store = make_store(s3, max_attempts=5)
+    store.create(KEY, ["a"])
+    s3.clear_requests()
+    s3.inject(kind)
+    store.update(KEY, append("b"))
+    # One PUT (botocore did not resend it), one HEAD that finds our write id.
+    assert [r.method for r in s3.requests] == ["GET", "PUT", "HEAD"]
+    put = s3.requests[1]
+    assert put.fault == kind and put.headers["x-amz-meta-s3store-write-id"]
+
+
+@pytest.mark.parametrize("kind", LOST + NOT_LANDED)
+def test_create_is_acknowledged_once_never_a_false_already_exists(
+    s3: LocalS3, kind: FaultKind
+) -> None:
+    store = make_store(s3)
+    s3.inject(kind)
+    assert store.create(KEY, {"v": 1}).value == {"v": 1}
+    assert store.get(KEY).value == {"v": 1}
+
+
+@pytest.mark.parametrize("kind", LOST)
+def test_negative_control_create_without_resolution_reports_false_already_exists(
+    s3: LocalS3, kind: FaultKind
+) -> None:
+    store = make_store(s3, resolve=False)
+    s3.inject(kind)
+    with pytest.raises(AlreadyExistsError):
+        store.create(KEY, {"v": 1})
+    assert store.get(KEY).value == {"v": 1}  # it was ours all along
+
+
+@pytest.mark.parametrize("kind", LOST + NOT_LANDED)
+def test_replace_is_acknowledged_never_a_false_conflict(s3: LocalS3, kind: FaultKind) -> None:
+    store = make_store(s3)
+    first = store.create(KEY, {"v": 1})
+    s3.inject(kind)
+    second = store.replace(KEY, {"v": 2}, etag=first.etag)
+    assert store.get(KEY) == second
+
+
+@pytest.mark.parametrize("kind", LOST)
+def test_negative_control_replace_without_resolution_reports_false_conflict(
+    s3: LocalS3, kind: FaultKind
+) -> None:
+    store = make_store(s3, resolve=False)
+    first = store.create(KEY, {"v": 1})
+    s3.inject(kind)
+    with pytest.raises(ConflictError):
+        store.replace(KEY, {"v": 2}, etag=first.etag)
+    assert store.get(KEY).value == {"v": 2}
+
+
+@pytest.mark.parametrize("kind", ["error_after_write", "drop_after_write", "slow_down",
+                                  "error_before_write", "conditional_conflict"])
+def test_conditional_delete_is_acknowledged_once(s3: LocalS3, kind: FaultKind) -> None:
+    store = make_store(s3)
+    first = store.create(KEY, {"v": 1})
+    s3.inject(kind)
+    store.delete(KEY, etag=first.etag)
+    with pytest.raises(NotFoundError):
+        store.get(KEY)
+
+
+def test_unanswerable_lost_response_is_outcome_unknown(s3: LocalS3) -> None:
+    store = make_store(s3, max_attempts=1)
+    first = store.create(KEY, {"v": 1})
+    s3.inject("error_after_write")
+    s3.inject("slow_down")  # the resolving HEAD is throttled too, and not retried
+    with pytest.raises(OutcomeUnknownError) as caught:
+        store.replace(KEY, {"v": 2}, etag=first.etag)
+    assert caught.value.key == KEY
+    assert store.get(KEY).value == {"v": 2}  # it had landed: "unknown" was the honest answer
+
+
+def test_update_whose_lost_answer_cannot_be_checked_is_outcome_unknown(s3: LocalS3) -> None:
+    store = make_store(s3, max_attempts=1)
+    store.create(KEY, ["a"])
+    s3.inject("drop_after_write")
+    s3.inject("slow_down")
+    with pytest.raises(OutcomeUnknownError):
+        store.update(KEY, append("b"))
+
+
+def overtake_during_stall(s3: LocalS3, base_etag: str) -> threading.Thread:
+    """Another writer that lands right after our stalled write landed, before we can HEAD."""
+    rival = JsonStore(s3.client(), s3.bucket)
+
+    def run() -> None:
+        for _ in range(5000):  # bounded: our write lands while its answer stalls
+            if rival.get(KEY).etag != base_etag:
+                rival.update(KEY, append("rival"))
+                return
+        raise AssertionError("the stalled write never landed")
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_overtaken_lost_write_is_found_in_versions() -> None:
+    with LocalS3(faults=FaultPlan(stall_seconds=1.0), versioning=True) as s3:
+        store = make_store(s3)
+        first = store.create(KEY, ["a"])
+        s3.inject("stall_after_write")
+        rival = overtake_during_stall(s3, first.etag)
+        result = store.update(KEY, append("b"))
+        rival.join()
+        assert result.value == ["a", "b"]
+        assert store.get(KEY).value == ["a", "b", "rival"]  # "b" once, not re-applied
+        versions_listed = [r for r in s3.requests if r.method == "GET" and not r.key]
+        assert len(versions_listed) == 1
+
+
+def test_overtaken_lost_replace_without_versions_is_outcome_unknown(s3: LocalS3) -> None:
+    store = make_store(s3)
+    first = store.create(KEY, ["a"])
+    s3.inject("stall_after_write")
+    rival = overtake_during_stall(s3, first.etag)
+    with pytest.raises(OutcomeUnknownError):
+        store.replace(KEY, ["a", "b"], etag=first.etag)
+    rival.join()
+    assert store.get(KEY).value == ["a", "b", "rival"]
+
+
+def test_overtaken_lost_update_without_versions_reapplies_an_idempotent_mutate(
+    s3: LocalS3,
+) -> None:
+    """The documented case: no way to know, so mutate runs again; an upsert stays exact."""
+    store = make_store(s3)
+    first = store.create(KEY, ["a"])
+    s3.inject("stall_after_write")
+    rival = overtake_during_stall(s3, first.etag)
+
+    def add_b(items: list[str]) -> list[str]:
+        return items if "b" in items else [*items, "b"]
+
+    store.update(KEY, add_b)
+    rival.join()
+    assert store.get(KEY).value == ["a", "b", "rival"]
