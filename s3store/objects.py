@@ -35,6 +35,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
@@ -95,11 +96,13 @@ def _without_botocore_retries() -> Iterator[None]:
 
 @dataclass(frozen=True)
 class StoredObject:
-    """An object's bytes, the ETag they were read under, and the id of the write that made them."""
+    """An object's bytes, the ETag they were read under, the id of the write that made
+    them and when it was made (S3's whole-second `Last-Modified`)."""
 
     body: bytes
     etag: str
     write_id: str | None
+    last_modified: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,7 @@ class ObjectVersion:
 
     version_id: str
     etag: str
+    last_modified: datetime
 
 
 def translate_client_error(  # noqa: PLR0911 - a table: one return per row
@@ -232,8 +236,12 @@ class ObjectClient:
                 key=key, size=len(data), limit=max_bytes,
             )
         log.debug("GET %s -> %s (%d bytes)", key, response["ETag"], len(data))
-        write_id = response.get("Metadata", {}).get(WRITE_ID_METADATA)
-        return StoredObject(body=data, etag=response["ETag"], write_id=write_id)
+        return StoredObject(
+            body=data,
+            etag=response["ETag"],
+            write_id=response.get("Metadata", {}).get(WRITE_ID_METADATA),
+            last_modified=response.get("LastModified"),
+        )
 
     def head(self, key: str, *, version_id: str | None = None) -> ObjectHead:
         """The current object's (or one version's) ETag and write id.
@@ -262,7 +270,7 @@ class ObjectClient:
                 Bucket=self.bucket, Prefix=key, MaxKeys=limit, **self._owner
             )
         versions = [
-            ObjectVersion(item["VersionId"], item["ETag"])
+            ObjectVersion(item["VersionId"], item["ETag"], item["LastModified"])
             for item in response.get("Versions", []) if item["Key"] == key
         ]
         return versions, not response.get("IsTruncated", False)

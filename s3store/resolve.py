@@ -6,10 +6,11 @@ When an answer is lost (5xx, dropped connection, read timeout), `resolve()` asks
 1. `HeadObject`: our id on the current object → it landed (and is current).
    Still the ETag we conditioned on (or still absent, for a create) → it did not
    land: the write can simply be sent again.
-2. Someone else's write is current. On a versioned bucket the older versions are
-   searched, newest first, down to the version we conditioned on: our id there →
-   it landed and was then overwritten; the version we conditioned on reached
-   without meeting our id → it did not land.
+2. Someone else's write is current. On a versioned bucket the versions made since
+   the one we conditioned on are searched (all listed versions no older than its
+   second: listings order versions within one second unreliably on some stores):
+   our id there → it landed and was then overwritten; the version we conditioned
+   on found and ours not → it did not land.
 3. Otherwise nobody can tell (no versioning, or too many versions since): UNKNOWN.
 """
 
@@ -19,15 +20,16 @@ import enum
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 
 from s3store.errors import NotFoundError, StorageError
 from s3store.objects import ObjectClient
 
-__all__ = ["Landed", "Outcome", "Resolution", "resolve"]
+__all__ = ["Base", "Landed", "Outcome", "Resolution", "resolve"]
 
 log = logging.getLogger("s3store")
 
-VERSION_SEARCH_LIMIT = 50
+VERSION_SEARCH_LIMIT = 30
 """How many versions of a key `resolve()` looks through before calling a write UNKNOWN."""
 
 
@@ -37,6 +39,21 @@ class Outcome(enum.Enum):
     LANDED = "landed"
     NOT_LANDED = "not landed"
     UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Base:
+    """What a write conditions on: a version (ETag; write id and time when known) or absence."""
+
+    etag: str | None
+    write_id: str | None = None
+    modified: datetime | None = None
+
+    def matches(self, etag: str, write_id: str | None) -> bool:
+        """Is a version with this ETag and write id the one conditioned on?"""
+        if self.etag is None or etag != self.etag:
+            return False
+        return self.write_id is None or write_id == self.write_id
 
 
 @dataclass(frozen=True)
@@ -57,50 +74,27 @@ class Resolution:
     base_is_current: bool = False
 
 
-def resolve(
-    objects: ObjectClient,
-    key: str,
-    *,
-    ours: Collection[str],
-    base_etag: str | None,
-    base_write_id: str | None,
-) -> Resolution:
+def resolve(objects: ObjectClient, key: str, *, ours: Collection[str], base: Base) -> Resolution:
     """Find out whether one of the write ids in `ours` landed on `key`.
 
-    `base_etag` / `base_write_id` describe the version the writes conditioned on
-    (both None for a create, which conditioned on the key being absent). Raises
-    `StorageError` if S3 cannot be asked.
+    `base` is the version the writes conditioned on (`Base(None)` for a create, which
+    conditioned on the key being absent). Raises `StorageError` if S3 cannot be asked.
     """
     try:
         head = objects.head(key)
     except NotFoundError:
-        if base_etag is None:
+        if base.etag is None:
             return Resolution(Outcome.NOT_LANDED, base_is_current=True)
-        return _search_versions(objects, key, ours=ours, base_etag=base_etag,
-                                base_write_id=base_write_id)
+        return _search_versions(objects, key, ours=ours, base=base)
     if head.write_id is not None and head.write_id in ours:
         return Resolution(Outcome.LANDED, Landed(head.write_id, head.etag))
-    if _is_base(head.etag, head.write_id, base_etag, base_write_id):
+    if base.matches(head.etag, head.write_id):
         return Resolution(Outcome.NOT_LANDED, base_is_current=True)
-    return _search_versions(objects, key, ours=ours, base_etag=base_etag,
-                            base_write_id=base_write_id)
-
-
-def _is_base(etag: str, write_id: str | None, base_etag: str | None,
-             base_write_id: str | None) -> bool:
-    """Is this the version the write conditioned on? (Its write id, when it had one.)"""
-    if base_etag is None or etag != base_etag:
-        return False
-    return base_write_id is None or write_id == base_write_id
+    return _search_versions(objects, key, ours=ours, base=base)
 
 
 def _search_versions(
-    objects: ObjectClient,
-    key: str,
-    *,
-    ours: Collection[str],
-    base_etag: str | None,
-    base_write_id: str | None,
+    objects: ObjectClient, key: str, *, ours: Collection[str], base: Base
 ) -> Resolution:
     try:
         versions, complete = objects.versions(key, limit=VERSION_SEARCH_LIMIT)
@@ -109,12 +103,15 @@ def _search_versions(
         return Resolution(Outcome.UNKNOWN)
     if any(version.version_id == "null" for version in versions):
         return Resolution(Outcome.UNKNOWN)  # not versioned: what was overwritten is gone
+    since = base.modified.replace(microsecond=0) if base.modified is not None else None
+    base_seen = False
     for version in versions:
+        if since is not None and version.last_modified < since:
+            break  # older than the base: nothing of ours can be there
         head = objects.head(key, version_id=version.version_id)
         if head.write_id is not None and head.write_id in ours:
             return Resolution(Outcome.LANDED, Landed(head.write_id, head.etag))
-        if _is_base(head.etag, head.write_id, base_etag, base_write_id):
-            return Resolution(Outcome.NOT_LANDED)  # reached what we conditioned on
-    if complete and base_etag is None:
-        return Resolution(Outcome.NOT_LANDED)  # the whole history, and ours is not in it
+        base_seen = base_seen or base.matches(head.etag, head.write_id)
+    if base_seen or (complete and base.etag is None):
+        return Resolution(Outcome.NOT_LANDED)  # all that came after the base, without ours
     return Resolution(Outcome.UNKNOWN)

@@ -30,9 +30,9 @@ from s3store.errors import (
     StorageError,
 )
 from s3store.objects import ObjectClient, StoredObject
-from s3store.resolve import Landed
+from s3store.resolve import Base, Landed
 from s3store.retry import RetryPolicy
-from s3store.writer import Base, ConditionalWriter, LostWrites, TryAgain
+from s3store.writer import ConditionalWriter, LostWrites, TryAgain
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -263,7 +263,7 @@ class JsonStore:
             if body == stored.body or body == self._encode(key, decode(key, stored.body)):
                 log.debug("update %s: unchanged, nothing written", key)
                 return Document(key, value, stored.etag)
-            base = Base(stored.etag, stored.write_id)
+            base = Base(stored.etag, stored.write_id, stored.last_modified)
         outcome = self._writer.send(key, body, value, base=base, lost=lost)
         if isinstance(outcome, Landed):
             log.debug("update %s: %s -> %s", key, base.etag, outcome.etag)

@@ -19,24 +19,16 @@ import tenacity
 
 from s3store.errors import ConflictError, NotFoundError, OutcomeUnknownError, StorageError
 from s3store.objects import RACING_CONDITIONAL_WRITES, ObjectClient
-from s3store.resolve import Landed, Outcome, Resolution, resolve
+from s3store.resolve import Base, Landed, Outcome, Resolution, resolve
 from s3store.retry import RetryPolicy
 
-__all__ = ["Base", "ConditionalWriter", "LostWrites", "TryAgain"]
+__all__ = ["ConditionalWriter", "LostWrites", "TryAgain"]
 
 log = logging.getLogger("s3store")
 
 
 class TryAgain(Exception):
     """Internal: this attempt did not land (or nobody knows); the caller's loop runs again."""
-
-
-@dataclass(frozen=True)
-class Base:
-    """What a write conditions on: a version (ETag, and write id when known) or absence."""
-
-    etag: str | None
-    write_id: str | None = None
 
 
 @dataclass
@@ -91,8 +83,7 @@ class ConditionalWriter:
             if exc.transient:
                 raise TryAgain from exc
             raise
-        resolution = resolve(self.objects, key, ours=lost.values, base_etag=base.etag,
-                             base_write_id=base.write_id)
+        resolution = resolve(self.objects, key, ours=lost.values, base=base)
         log.debug("PUT %s: lost answer resolved as %s", key, resolution.outcome.value)
         if resolution.landed is not None:
             return resolution.landed
