@@ -2,9 +2,9 @@
 
 Encoding keeps dict insertion order (the same value always gives the same bytes),
 writes UTF-8 without escaping non-ASCII, and refuses what JSON cannot hold —
-NaN and infinities, sets, bytes, datetimes, any non-JSON type — before a request
-is sent. Decoding refuses invalid UTF-8, invalid JSON and the non-standard
-constants `NaN` / `Infinity` that Python's `json` would otherwise accept.
+NaN and infinities, sets, bytes, datetimes, any non-JSON type, strings with lone
+surrogates — before a request is sent. Decoding refuses invalid UTF-8, invalid
+JSON and the non-standard constants `NaN` / `Infinity` that Python's `json` would otherwise accept.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ def encode(key: str, value: Any, *, max_bytes: int) -> bytes:
     when the result is over `max_bytes`.
     """
     try:
-        text = _ENCODER.encode(value)
+        # UnicodeEncodeError (a ValueError): a lone surrogate, which UTF-8 cannot hold.
+        data = _ENCODER.encode(value).encode("utf-8")
     except (TypeError, ValueError, RecursionError) as exc:
         raise InvalidValueError(f"value cannot be stored as JSON: {exc}", key=key) from exc
-    data = text.encode("utf-8")
     if len(data) > max_bytes:
         raise DocumentTooLargeError(
             f"document would be {len(data)} bytes, over the limit of {max_bytes}",

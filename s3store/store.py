@@ -211,6 +211,7 @@ class JsonStore:
         Raises `ConditionalWritesUnsupportedError` if such a write was accepted.
         """
         key = f"{prefix}.s3store-probe/{uuid.uuid4().hex}.json"
+        check_key(key)
         probe = uuid.uuid4().hex
         etag = self._objects.put(key, b'{"probe":1}', write_id=probe, if_none_match=True)
         try:

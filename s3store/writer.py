@@ -84,7 +84,8 @@ class ConditionalWriter:
                 raise TryAgain from exc
             raise
         resolution = resolve(self.objects, key, ours=lost.values, base=base)
-        log.debug("PUT %s: lost answer resolved as %s", key, resolution.outcome.value)
+        log.debug("PUT %s: lost answer of %s resolved as %s", key, sorted(lost.values),
+                  resolution.outcome.value)
         if resolution.landed is not None:
             return resolution.landed
         return resolution

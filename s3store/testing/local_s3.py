@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Self
 import boto3
 from botocore.config import Config
 
+from s3store.testing import moto_patches
 from s3store.testing.faults import LANDS, FaultDealer, FaultKind, FaultPlan
 
 if TYPE_CHECKING:
@@ -244,7 +245,7 @@ class LocalS3:
         self._app: _StrictS3App | None = None
         self._server: Any = None
         self._thread: threading.Thread | None = None
-        self._restore_backend: Callable[[], None] | None = None
+        self._restore: list[moto_patches.Restore] = []
         self._session = _new_session()
         self._session_lock = threading.Lock()
         self.endpoint_url = ""
@@ -277,15 +278,17 @@ class LocalS3:
         if self.versioning:
             admin.put_bucket_versioning(Bucket=self.bucket,
                                         VersioningConfiguration={"Status": "Enabled"})
+        backend = moto_patches.s3_backend()
+        if self.versioning:
+            self._restore.append(moto_patches.fast_version_listing(backend))
         if self.write_delay:
-            self._slow_down_backend_writes()
+            self._restore.append(moto_patches.slow_writes(backend, self.bucket, self.write_delay))
         return self
 
     def stop(self) -> None:
         """Stop the server (objects stay in moto's memory until the process ends)."""
-        if self._restore_backend is not None:
-            self._restore_backend()
-            self._restore_backend = None
+        while self._restore:
+            self._restore.pop()()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -354,28 +357,3 @@ class LocalS3:
         if self._app is None:
             raise RuntimeError("LocalS3 is not started")
         return self._app
-
-    def _slow_down_backend_writes(self) -> None:
-        from moto.core.models import DEFAULT_ACCOUNT_ID  # noqa: PLC0415
-        from moto.s3.models import s3_backends  # noqa: PLC0415
-
-        backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
-        previous = backend.__dict__.get("put_object")
-        original = backend.put_object
-        bucket, delay = self.bucket, self.write_delay
-
-        def slow_put_object(bucket_name: str, *args: Any, **kwargs: Any) -> Any:
-            if bucket_name == bucket:
-                time.sleep(delay)
-            return original(bucket_name, *args, **kwargs)
-
-        backend.put_object = slow_put_object  # type: ignore[method-assign]
-
-        def restore() -> None:
-            if previous is None:
-                del backend.put_object
-            else:
-                backend.put_object = previous  # type: ignore[method-assign]
-
-        self._restore_backend = restore
-

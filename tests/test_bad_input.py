@@ -1,0 +1,548 @@
+"""Bad input gets a clear, typed error naming the key, and changes nothing.
+
+For every kind of bad input — stored bytes that are not JSON, documents over
+`max_document_bytes`, values JSON cannot hold, a `mutate` that raises or returns
+the wrong type, keys and ids that must not be used, a missing bucket, access denied,
+a key deleted between read and write — these tests show that the store raises an
+`s3store` error whose `key` names the key (or id), that the stored object is
+byte-identical afterwards (or still absent), and, where the input can be refused
+up front, that no request reached S3 at all.
+
+Rows of the README's bad-input table that the worker's own tests already prove are
+not repeated here: the wrong shape of the steps array
+(`tests/test_worker_db_service.py::test_a_corrupt_object_is_reported_and_left_byte_identical`)
+and hostile ids refused before any request
+(`tests/test_worker_db_service.py::test_hostile_ids_are_refused_before_any_request`).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, cast
+
+import pytest
+
+from s3store import (
+    DEFAULT_MAX_DOCUMENT_BYTES,
+    ConflictError,
+    CorruptDocumentError,
+    DocumentTooLargeError,
+    InvalidKeyError,
+    InvalidValueError,
+    JsonStore,
+    NotFoundError,
+    RetryPolicy,
+    S3StoreError,
+    StorageError,
+)
+from s3store.testing import LocalS3
+from tests.helpers import raw_bytes
+from worker_integration import DBService, ExecutionStep
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+# Retries that never really wait (the store's sleep is injectable).
+NO_WAIT = RetryPolicy(max_attempts=5, base_delay=0.0, max_delay=0.0, deadline=None,
+                      sleep=lambda _seconds: None)
+
+
+@pytest.fixture(scope="module")
+def local_s3() -> Iterator[LocalS3]:
+    """One server for the module: every test uses its own fresh keys."""
+    with LocalS3() as s3:
+        yield s3
+
+
+@pytest.fixture
+def client(local_s3: LocalS3) -> S3Client:
+    """A plain boto3 client on the LocalS3: the test's own view of the bucket."""
+    return local_s3.client()
+
+
+@pytest.fixture
+def store(local_s3: LocalS3) -> JsonStore:
+    return JsonStore(local_s3.client(), local_s3.bucket, retry=NO_WAIT)
+
+
+@pytest.fixture
+def key() -> str:
+    return f"bad-input/{uuid.uuid4().hex}.json"
+
+
+def _stored(client: S3Client, bucket: str, key: str) -> bytes | None:
+    """The object's raw bytes, or None if the key holds no object."""
+    try:
+        return raw_bytes(client, bucket, key)
+    except client.exceptions.NoSuchKey:
+        return None
+
+
+def _put_raw(client: S3Client, bucket: str, key: str, body: bytes) -> None:
+    client.put_object(Bucket=bucket, Key=key, Body=body)
+
+
+def _writes(local_s3: LocalS3) -> int:
+    """PUT and DELETE requests the server has seen so far."""
+    return sum(1 for record in local_s3.requests if record.method in ("PUT", "DELETE"))
+
+
+# -- stored bytes that are not JSON --------------------------------------------------------
+
+NOT_JSON = {
+    "truncated": b'[{"step_order": 1, "output": "half a docu',
+    "invalid-utf8": b'["\xff\xfe\xfd"]',
+    "binary": bytes(range(256)),
+    "nan-literal": b'[{"cost": NaN}]',
+    "infinity-literal": b"[Infinity, -Infinity]",
+    "utf8-bom": b"\xef\xbb\xbf[]",
+    "trailing-garbage": b"[] []",
+    "empty": b"",
+}
+
+
+@pytest.mark.parametrize("body", NOT_JSON.values(), ids=NOT_JSON.keys())
+def test_bytes_that_are_not_json_are_corrupt_on_get_and_update_and_left_as_they_are(
+        store: JsonStore, client: S3Client, local_s3: LocalS3, key: str, body: bytes) -> None:
+    _put_raw(client, local_s3.bucket, key, body)
+    writes = _writes(local_s3)
+    with pytest.raises(CorruptDocumentError) as on_get:
+        store.get(key)
+    assert on_get.value.key == key
+    with pytest.raises(CorruptDocumentError) as on_update:
+        store.update(key, lambda value: value, default=[])
+    assert on_update.value.key == key
+    assert _writes(local_s3) == writes
+    assert _stored(client, local_s3.bucket, key) == body
+
+
+# -- documents over max_document_bytes -----------------------------------------------------
+
+LIMIT = 100
+
+
+@pytest.fixture
+def small_store(local_s3: LocalS3) -> JsonStore:
+    return JsonStore(local_s3.client(), local_s3.bucket, retry=NO_WAIT,
+                     max_document_bytes=LIMIT)
+
+
+def _string_of_encoded_size(size: int) -> str:
+    """A JSON string value whose stored form is exactly `size` bytes (quotes included)."""
+    return "x" * (size - 2)
+
+
+def test_default_max_document_bytes_is_8_mib_and_applies_to_writes(
+        client: S3Client, local_s3: LocalS3, key: str) -> None:
+    assert DEFAULT_MAX_DOCUMENT_BYTES == 8 * 1024 * 1024
+    default_store = JsonStore(local_s3.client(), local_s3.bucket)
+    assert default_store.max_document_bytes == DEFAULT_MAX_DOCUMENT_BYTES
+    requests = len(local_s3.requests)
+    with pytest.raises(DocumentTooLargeError) as caught:
+        default_store.create(key, _string_of_encoded_size(DEFAULT_MAX_DOCUMENT_BYTES + 1))
+    assert (caught.value.key, caught.value.size, caught.value.limit) == (
+        key, DEFAULT_MAX_DOCUMENT_BYTES + 1, DEFAULT_MAX_DOCUMENT_BYTES)
+    assert len(local_s3.requests) == requests
+    assert _stored(client, local_s3.bucket, key) is None
+
+
+def test_a_stored_document_over_the_limit_is_refused_on_get_and_update_and_left_as_it_is(
+        small_store: JsonStore, client: S3Client, local_s3: LocalS3, key: str) -> None:
+    at_limit = json.dumps(_string_of_encoded_size(LIMIT)).encode()
+    _put_raw(client, local_s3.bucket, key, at_limit)
+    assert small_store.get(key).value == json.loads(at_limit)  # the limit itself is allowed
+    over = json.dumps(_string_of_encoded_size(LIMIT + 1)).encode()
+    _put_raw(client, local_s3.bucket, key, over)
+    writes = _writes(local_s3)
+    reads: list[Callable[[], object]] = [
+        lambda: small_store.get(key), lambda: small_store.update(key, lambda value: "short")]
+    for read in reads:
+        with pytest.raises(DocumentTooLargeError) as caught:
+            read()
+        assert (caught.value.key, caught.value.size, caught.value.limit) == (key, LIMIT + 1,
+                                                                              LIMIT)
+    assert _writes(local_s3) == writes
+    assert _stored(client, local_s3.bucket, key) == over
+
+
+def test_create_and_replace_over_the_limit_are_refused_before_any_request(
+        small_store: JsonStore, client: S3Client, local_s3: LocalS3, key: str) -> None:
+    too_big = _string_of_encoded_size(LIMIT + 1)
+    requests = len(local_s3.requests)
+    with pytest.raises(DocumentTooLargeError) as on_create:
+        small_store.create(key, too_big)
+    assert len(local_s3.requests) == requests
+    assert (on_create.value.key, on_create.value.size, on_create.value.limit) == (
+        key, LIMIT + 1, LIMIT)
+    assert _stored(client, local_s3.bucket, key) is None
+
+    document = small_store.create(key, _string_of_encoded_size(LIMIT))  # at the limit: fine
+    before = _stored(client, local_s3.bucket, key)
+    requests = len(local_s3.requests)
+    with pytest.raises(DocumentTooLargeError) as on_replace:
+        small_store.replace(key, too_big, etag=document.etag)
+    assert len(local_s3.requests) == requests
+    assert (on_replace.value.key, on_replace.value.size) == (key, LIMIT + 1)
+    assert _stored(client, local_s3.bucket, key) == before
+
+
+def test_an_update_whose_result_is_over_the_limit_writes_nothing(
+        small_store: JsonStore, client: S3Client, local_s3: LocalS3, key: str) -> None:
+    small_store.create(key, ["small"])
+    before = _stored(client, local_s3.bucket, key)
+    writes = _writes(local_s3)
+    with pytest.raises(DocumentTooLargeError) as caught:
+        small_store.update(key, lambda value: [*value, "y" * LIMIT])
+    assert (caught.value.key, caught.value.limit) == (key, LIMIT)
+    assert caught.value.size > LIMIT
+    assert _writes(local_s3) == writes
+    assert _stored(client, local_s3.bucket, key) == before
+
+
+# -- values JSON cannot hold ---------------------------------------------------------------
+
+
+def _circular() -> list[Any]:
+    loop: list[Any] = []
+    loop.append(loop)
+    return loop
+
+
+NOT_JSON_VALUES: dict[str, Callable[[], Any]] = {
+    "nan": lambda: float("nan"),
+    "inf": lambda: float("inf"),
+    "minus-inf": lambda: [float("-inf")],
+    "nested-nan": lambda: {"steps": [{"cost": float("nan")}]},
+    "set": lambda: {1, 2},
+    "bytes": lambda: b"raw",
+    "datetime": lambda: {"at": datetime.datetime(2025, 1, 31, tzinfo=datetime.UTC)},
+    "object": lambda: [object()],
+    "tuple-key": lambda: {(1, 2): "x"},
+    "circular": _circular,
+}
+
+
+@pytest.mark.parametrize("make", NOT_JSON_VALUES.values(), ids=NOT_JSON_VALUES.keys())
+def test_values_json_cannot_hold_are_refused_create_and_replace_before_any_request(
+        store: JsonStore, client: S3Client, local_s3: LocalS3, key: str,
+        make: Callable[[], Any]) -> None:
+    requests = len(local_s3.requests)
+    with pytest.raises(InvalidValueError) as on_create:
+        store.create(key, make())
+    assert on_create.value.key == key
+    assert len(local_s3.requests) == requests
+    assert _stored(client, local_s3.bucket, key) is None
+
+    document = store.create(key, {"ok": True})
+    before = _stored(client, local_s3.bucket, key)
+    requests = len(local_s3.requests)
+    with pytest.raises(InvalidValueError) as on_replace:
+        store.replace(key, make(), etag=document.etag)
+    assert on_replace.value.key == key
+    assert len(local_s3.requests) == requests
+    assert _stored(client, local_s3.bucket, key) == before
+
+
+@pytest.mark.parametrize("make", NOT_JSON_VALUES.values(), ids=NOT_JSON_VALUES.keys())
+def test_values_json_cannot_hold_are_refused_by_update_and_nothing_is_written(
+        store: JsonStore, client: S3Client, local_s3: LocalS3, key: str,
+        make: Callable[[], Any]) -> None:
+    store.create(key, {"ok": True})
+    before = _stored(client, local_s3.bucket, key)
+    missing = key + ".missing"
+    writes = _writes(local_s3)
+    with pytest.raises(InvalidValueError) as on_existing:
+        store.update(key, lambda value: make())
+    assert on_existing.value.key == key
+    with pytest.raises(InvalidValueError) as on_missing:
+        store.update(missing, lambda value: make(), default={})
+    assert on_missing.value.key == missing
+    with pytest.raises(InvalidValueError) as bad_default:
+        store.update(missing, lambda value: value, default=make())
+    assert bad_default.value.key == missing
+    assert _writes(local_s3) == writes
+    assert _stored(client, local_s3.bucket, key) == before
+    assert _stored(client, local_s3.bucket, missing) is None
+
+
+LONE_SURROGATE = "\ud800"  # a str Python holds but UTF-8 (hence JSON text) cannot encode
+
+
+def test_a_string_utf8_cannot_encode_is_an_invalid_value(
+        store: JsonStore, client: S3Client, local_s3: LocalS3, key: str) -> None:
+    requests = len(local_s3.requests)
+    with pytest.raises(InvalidValueError) as caught:
+        store.create(key, {"text": LONE_SURROGATE})
+    assert caught.value.key == key
+    assert len(local_s3.requests) == requests
+    assert _stored(client, local_s3.bucket, key) is None
+
+
+def test_a_stored_escaped_lone_surrogate_gives_a_typed_error_on_update(
+        store: JsonStore, client: S3Client, local_s3: LocalS3, key: str) -> None:
+    body = b'["\\ud800"]'
+    _put_raw(client, local_s3.bucket, key, body)
+    writes = _writes(local_s3)
+    with pytest.raises(S3StoreError) as caught:
+        store.update(key, lambda value: [*value, "more"])
+    assert caught.value.key == key
+    assert _writes(local_s3) == writes
+    assert _stored(client, local_s3.bucket, key) == body
+
+
+# -- a mutate that raises or returns the wrong type ----------------------------------------
+
+
+class MutateFailedError(Exception):
+    """What the test's mutate raises."""
+
+
+def test_an_exception_from_mutate_propagates_unchanged_and_nothing_is_written(
+        store: JsonStore, client: S3Client, local_s3: LocalS3, key: str) -> None:
+    store.create(key, [1, 2])
+    before = _stored(client, local_s3.bucket, key)
+    failure = MutateFailedError("mutate refused")
+
+    def mutate(value: Any) -> Any:
+        raise failure
+
+    missing = key + ".missing"
+    writes = _writes(local_s3)
+    with pytest.raises(MutateFailedError) as on_existing:
+        store.update(key, mutate)
+    assert on_existing.value is failure
+    with pytest.raises(MutateFailedError) as on_missing:
+        store.update(missing, mutate, default=[])
+    assert on_missing.value is failure
+    assert _writes(local_s3) == writes
+    assert _stored(client, local_s3.bucket, key) == before
+    assert _stored(client, local_s3.bucket, missing) is None
+
+
+@pytest.mark.parametrize("result", [{"a", "b"}, frozenset(), object(), b"bytes"],
+                         ids=["set", "frozenset", "object", "bytes"])
+def test_a_mutate_returning_a_non_json_value_is_an_invalid_value_and_nothing_is_written(
+        store: JsonStore, client: S3Client, local_s3: LocalS3, key: str, result: Any) -> None:
+    store.create(key, [1, 2])
+    before = _stored(client, local_s3.bucket, key)
+    writes = _writes(local_s3)
+    with pytest.raises(InvalidValueError) as caught:
+        store.update(key, lambda value: result)
+    assert caught.value.key == key
+    assert _writes(local_s3) == writes
+    assert _stored(client, local_s3.bucket, key) == before
+
+
+@pytest.mark.parametrize("change", [lambda step: None, lambda step: step.to_dict()],
+                         ids=["returns-None", "returns-a-dict"])
+def test_a_worker_edit_returning_no_step_raises_and_nothing_is_written(
+        local_s3: LocalS3, client: S3Client, change: Callable[[ExecutionStep], Any]) -> None:
+    """At worker level the caller's mutation is `edit_execution_step`'s `change`. A
+    `change` that returns something other than an `ExecutionStep` raises (today the
+    `AttributeError` of using it as a step, not a typed error) and writes nothing."""
+    db = DBService(JsonStore(local_s3.client(), local_s3.bucket, retry=NO_WAIT))
+    customer_id, job_id = "cust_edit", f"job_{uuid.uuid4().hex[:12]}"
+    db.record_execution_step(customer_id, job_id,
+                             ExecutionStep(step_order=1, step_type="ai_generation"))
+    steps_key = f"{customer_id}/jobs/{job_id}/execution_steps.json"
+    before = _stored(client, local_s3.bucket, steps_key)
+    writes = _writes(local_s3)
+    with pytest.raises((AttributeError, TypeError)):
+        db.edit_execution_step(customer_id, job_id, step_order=1, step_type="ai_generation",
+                               change=cast(Callable[[ExecutionStep], ExecutionStep], change))
+    assert _writes(local_s3) == writes
+    assert _stored(client, local_s3.bucket, steps_key) == before
+
+
+# -- keys and ids --------------------------------------------------------------------------
+
+OVER_LONG_ASCII = "k/" + "x" * 1023  # 1025 bytes
+OVER_LONG_UTF8 = "é" * 513  # 513 characters, 1026 bytes: the limit is in bytes
+
+# (key, what the error's `key` starts with: the key itself, or a recognisable form of it)
+BAD_KEYS: list[tuple[Any, str]] = [
+    ("", "''"),
+    ("/leading/slash.json", "/leading/slash.json"),
+    ("a//b.json", "a//b.json"),
+    ("trailing/", "trailing/"),
+    (".", "."),
+    ("..", ".."),
+    ("a/./b.json", "a/./b.json"),
+    ("a/../b.json", "a/../b.json"),
+    ("../escape.json", "../escape.json"),
+    ("a/..", "a/.."),
+    ("line\nbreak", "line\nbreak"),
+    ("nul\x00byte", "nul\x00byte"),
+    ("tab\tkey", "tab\tkey"),
+    ("del\x7fkey", "del\x7fkey"),
+    ("escape\x1b[31m", "escape\x1b[31m"),
+    (OVER_LONG_ASCII, OVER_LONG_ASCII[:64]),
+    (OVER_LONG_UTF8, OVER_LONG_UTF8[:64]),
+    (None, "None"),
+    (b"bytes/key", "b'bytes/key'"),
+]
+
+
+def _store_calls(store: JsonStore, key: str) -> list[Callable[[], object]]:
+    return [
+        lambda: store.get(key),
+        lambda: store.create(key, {"a": 1}),
+        lambda: store.replace(key, {"a": 1}, etag='"0123"'),
+        lambda: store.update(key, lambda value: value, default={}),
+        lambda: store.delete(key),
+        lambda: store.delete(key, etag='"0123"'),
+    ]
+
+
+@pytest.mark.parametrize(("bad_key", "named"), BAD_KEYS,
+                         ids=[f"bad-key-{n}" for n in range(len(BAD_KEYS))])
+def test_bad_store_keys_are_refused_before_any_request(
+        store: JsonStore, local_s3: LocalS3, bad_key: Any, named: str) -> None:
+    requests = len(local_s3.requests)
+    for call in _store_calls(store, bad_key):
+        with pytest.raises(InvalidKeyError) as caught:
+            call()
+        assert caught.value.key is not None
+        assert caught.value.key.startswith(named)
+    assert len(local_s3.requests) == requests
+
+
+def test_keys_of_exactly_1024_bytes_are_accepted(store: JsonStore) -> None:
+    """The positive control of the length rule: the limit itself is fine."""
+    for key in ("k/" + "x" * 1022, "é" * 512):
+        assert len(key.encode()) == 1024
+        store.create(key, [1])
+        assert store.get(key).value == [1]
+        store.delete(key)
+
+
+WORKER_BAD_IDS = ["a/b", "..", "", "x" * 129, "job\n", "job\x00", "jöb", "\u2215"]
+
+
+@pytest.mark.parametrize("bad_id", WORKER_BAD_IDS,
+                         ids=[f"bad-id-{n}" for n in range(len(WORKER_BAD_IDS))])
+def test_worker_id_errors_name_the_refused_id(local_s3: LocalS3, bad_id: str) -> None:
+    """Complements test_hostile_ids_are_refused_before_any_request (which checks every
+    DBService method sends nothing): the error names the id it refused."""
+    db = DBService(JsonStore(local_s3.client(), local_s3.bucket, retry=NO_WAIT))
+    step = ExecutionStep(step_order=1, step_type="ai_generation")
+    requests = len(local_s3.requests)
+    for customer_id, job_id in ((bad_id, "job_1"), ("cust_1", bad_id)):
+        with pytest.raises(InvalidKeyError) as on_record:
+            db.record_execution_step(customer_id, job_id, step)
+        with pytest.raises(InvalidKeyError) as on_get:
+            db.get_execution_steps(customer_id, job_id)
+        for caught in (on_record, on_get):
+            assert caught.value.key is not None
+            assert repr(bad_id)[:40] in caught.value.key
+    assert len(local_s3.requests) == requests
+
+
+# -- S3 refuses: a missing bucket, access denied -------------------------------------------
+
+
+def test_a_missing_bucket_is_a_permanent_storage_error_after_one_request(
+        local_s3: LocalS3, key: str) -> None:
+    bucket = f"s3store-missing-{uuid.uuid4().hex[:12]}"
+    store = JsonStore(local_s3.client(), bucket, retry=NO_WAIT)
+    for call in (lambda: store.get(key),
+                 lambda: store.create(key, [1]),
+                 lambda: store.update(key, lambda value: [*value, 1], default=[]),
+                 lambda: store.delete(key)):
+        requests = len(local_s3.requests)
+        with pytest.raises(StorageError) as caught:
+            call()
+        assert (caught.value.code, caught.value.transient, caught.value.key) == (
+            "NoSuchBucket", False, key)
+        assert len(local_s3.requests) == requests + 1
+    names = [b["Name"] for b in local_s3.client().list_buckets().get("Buckets", [])]
+    assert bucket not in names
+
+
+def _access_denied_cases(store: JsonStore, local_s3: LocalS3,
+                         key: str, etag: str) -> dict[str, Callable[[], object]]:
+    def inject_then(mutation: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        def mutate(value: Any) -> Any:
+            local_s3.inject("access_denied")  # the read passed: deny the write
+            return mutation(value)
+        return mutate
+
+    return {
+        "get": lambda: store.get(key),
+        "create": lambda: store.create(key + ".new", [1]),
+        "replace": lambda: store.replace(key, ["new"], etag=etag),
+        "update-read": lambda: store.update(key, lambda value: [*value, "new"]),
+        "update-write": lambda: store.update(key, inject_then(lambda value: [*value, "new"])),
+        "delete": lambda: store.delete(key, etag=etag),
+    }
+
+
+@pytest.mark.parametrize("operation", ["get", "create", "replace", "update-read",
+                                       "update-write", "delete"])
+def test_access_denied_is_a_permanent_storage_error_never_retried_object_untouched(
+        store: JsonStore, client: S3Client, local_s3: LocalS3, key: str,
+        operation: str) -> None:
+    etag = store.create(key, ["old"]).etag
+    before = _stored(client, local_s3.bucket, key)
+    call = _access_denied_cases(store, local_s3, key, etag)[operation]
+    requests = len(local_s3.requests)
+    if operation != "update-write":
+        local_s3.inject("access_denied")
+    with pytest.raises(StorageError) as caught:
+        call()
+    assert (caught.value.code, caught.value.transient) == ("AccessDenied", False)
+    assert caught.value.key in (key, key + ".new")
+    log = local_s3.requests[requests:]
+    assert [r.status for r in log].count(403) == 1
+    assert log[-1].status == 403  # nothing was sent after the refusal: no retry
+    assert _stored(client, local_s3.bucket, key) == before
+    assert _stored(client, local_s3.bucket, key + ".new") is None
+
+
+# -- a key deleted between read and write --------------------------------------------------
+
+
+def test_update_of_a_key_deleted_after_the_read_is_not_found_and_nothing_is_resurrected(
+        store: JsonStore, client: S3Client, local_s3: LocalS3, key: str) -> None:
+    store.create(key, ["step 1"])
+    calls: list[Any] = []
+
+    def mutate(value: Any) -> Any:
+        if not calls:
+            client.delete_object(Bucket=local_s3.bucket, Key=key)  # another writer
+        calls.append(value)
+        return [*value, "step 2"]
+
+    with pytest.raises(NotFoundError) as caught:
+        store.update(key, mutate)
+    assert caught.value.key == key
+    assert calls == [["step 1"]]
+    assert _stored(client, local_s3.bucket, key) is None
+
+
+def test_update_with_a_default_after_a_delete_starts_from_the_default_not_the_old_value(
+        store: JsonStore, client: S3Client, local_s3: LocalS3, key: str) -> None:
+    store.create(key, ["step 1"])
+    deleted: list[bool] = []
+
+    def mutate(value: Any) -> Any:
+        if not deleted:
+            client.delete_object(Bucket=local_s3.bucket, Key=key)
+            deleted.append(True)
+        return [*value, "step 2"]
+
+    assert store.update(key, mutate, default=[]).value == ["step 2"]
+    assert json.loads(_stored(client, local_s3.bucket, key) or b"null") == ["step 2"]
+
+
+def test_replace_with_the_etag_of_a_deleted_object_is_a_conflict_and_nothing_is_resurrected(
+        store: JsonStore, client: S3Client, local_s3: LocalS3, key: str) -> None:
+    document = store.create(key, ["old"])
+    client.delete_object(Bucket=local_s3.bucket, Key=key)
+    with pytest.raises(ConflictError) as caught:
+        store.replace(key, ["new"], etag=document.etag)
+    assert (caught.value.key, caught.value.etag) == (key, document.etag)
+    assert _stored(client, local_s3.bucket, key) is None
