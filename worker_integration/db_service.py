@@ -1,0 +1,261 @@
+"""`DBService`: the worker's documents in S3 — the one module that knows keys and shapes.
+
+```
+{customer_id}/jobs/{job_id}/execution_steps.json   a bare JSON array of step records,
+                                                   sorted by step_order (what readers expect)
+{customer_id}/jobs/{job_id}/job.json               the job record, a JSON object
+```
+
+Every write is one `JsonStore.update()` (read, apply a pure mutation, write with
+`If-Match`, re-read and re-apply on conflict), so a concurrent writer's record is
+never lost, and nothing here ever writes a list it was handed: there is no "save
+the steps" method. Every mutation is idempotent (an upsert by identity, a status
+that is already reached, artifacts added once), so re-applying one is harmless.
+
+Ids are checked before any request: 1 to 128 ASCII letters, digits, `_` or `-`;
+anything else raises `s3store.InvalidKeyError`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable
+from typing import Any, Final
+
+from s3store import CorruptDocumentError, InvalidKeyError, JsonStore, NotFoundError
+from worker_integration.clock import iso, utc_now
+from worker_integration.job_record import JobRecord, JobStatus
+from worker_integration.models import ExecutionStep, InvalidRecordError
+
+__all__ = [
+    "DBService",
+    "check_id",
+    "edit_step",
+    "execution_steps_key",
+    "job_key",
+    "parse_steps",
+    "upsert_step",
+]
+
+log = logging.getLogger("worker_integration")
+
+_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+def check_id(name: str, value: Any) -> str:
+    """`value` if it is a safe id (1-128 ASCII letters, digits, `_`, `-`).
+
+    Raises `InvalidKeyError` otherwise (`../x`, `a/b`, empty, control characters,
+    non-ASCII, over-long, not a string).
+    """
+    if not isinstance(value, str) or _ID.fullmatch(value) is None:
+        raise InvalidKeyError(f"{name} must be 1-128 ASCII letters, digits, '_' or '-'",
+                              key=repr(value)[:80])
+    return value
+
+
+def execution_steps_key(customer_id: str, job_id: str) -> str:
+    """The key of a job's execution steps. Raises `InvalidKeyError` for a bad id."""
+    return (f"{check_id('customer_id', customer_id)}/jobs/{check_id('job_id', job_id)}"
+            "/execution_steps.json")
+
+
+def job_key(customer_id: str, job_id: str) -> str:
+    """The key of a job's record. Raises `InvalidKeyError` for a bad id."""
+    return f"{check_id('customer_id', customer_id)}/jobs/{check_id('job_id', job_id)}/job.json"
+
+
+# -- the pure mutations and parsers (unit-tested on their own) -----------------------------
+
+
+def _checked_records(value: Any, *, key: str) -> list[dict[str, Any]]:
+    """The stored array itself, after checking that every record parses."""
+    if not isinstance(value, list):
+        raise CorruptDocumentError(
+            f"execution steps must be a JSON array, found {type(value).__name__}", key=key)
+    for position, record in enumerate(value):
+        try:
+            ExecutionStep.from_dict(record)
+        except InvalidRecordError as exc:
+            raise CorruptDocumentError(
+                f"execution step at position {position} is invalid: {exc}", key=key) from exc
+    return value
+
+
+def parse_steps(value: Any, *, key: str) -> list[ExecutionStep]:
+    """The step records in a stored value, in stored order.
+
+    Raises `CorruptDocumentError` (with `key`) if the value is not a JSON array of
+    valid step objects.
+    """
+    return [ExecutionStep.from_dict(record) for record in _checked_records(value, key=key)]
+
+
+def upsert_step(current: Any, step: ExecutionStep, *, key: str) -> list[dict[str, Any]]:
+    """The mutation behind `record_execution_step`: `current` with `step` upserted.
+
+    The record with the same `(step_order, step_type)` is replaced where it stood
+    (any later duplicate of it is dropped); otherwise the record is added. The
+    result is sorted by `step_order` (a stable sort: records of one order keep
+    their relative order). Every other record is the very object read, untouched.
+    Raises `CorruptDocumentError` if `current` is not an array of valid steps.
+    """
+    records = _checked_records(current, key=key)
+    new_record = step.to_dict()
+    result: list[dict[str, Any]] = []
+    placed = False
+    for record in records:
+        if (record["step_order"], record["step_type"]) != step.identity:
+            result.append(record)
+        elif not placed:
+            result.append(new_record)
+            placed = True
+    if not placed:
+        result.append(new_record)
+    result.sort(key=lambda record: int(record["step_order"]))
+    return result
+
+
+def edit_step(current: Any, *, step_order: int, step_type: str,
+              change: Callable[[ExecutionStep], ExecutionStep], key: str) -> list[dict[str, Any]]:
+    """The mutation behind `edit_execution_step`: one record rewritten by `change`.
+
+    `change` gets the stored record (unknown fields in `extra`) and returns the new
+    one, which must keep its identity. Raises `NotFoundError` if there is no such
+    record, `ValueError` if `change` altered the identity, `CorruptDocumentError`
+    as `upsert_step`.
+    """
+    for record in _checked_records(current, key=key):
+        if (record["step_order"], record["step_type"]) == (step_order, step_type):
+            edited = change(ExecutionStep.from_dict(record))
+            if edited.identity != (step_order, step_type):
+                raise ValueError(f"an edit cannot change a step's identity "
+                                 f"({step_order}, {step_type!r}) -> {edited.identity}")
+            return upsert_step(current, edited, key=key)
+    raise NotFoundError(f"no execution step ({step_order}, {step_type!r})", key=key)
+
+
+def _job_from(value: Any, *, key: str) -> JobRecord:
+    try:
+        return JobRecord.from_dict(value)
+    except InvalidRecordError as exc:
+        raise CorruptDocumentError(f"job record is invalid: {exc}", key=key) from exc
+
+
+# -- the service ---------------------------------------------------------------------------
+
+
+class DBService:
+    """The worker's execution steps and job records, on a `JsonStore`."""
+
+    def __init__(self, store: JsonStore) -> None:
+        self.store = store
+
+    # -- execution steps --
+
+    def record_execution_step(self, customer_id: str, job_id: str,
+                              step: ExecutionStep) -> list[ExecutionStep]:
+        """Upsert `step` by `(step_order, step_type)` in one compare-and-swap; return the list.
+
+        Records written concurrently by anyone else stay, with their fields exactly
+        as stored. The upsert is idempotent: applying it twice (the store may, after
+        a lost answer) or calling again after `OutcomeUnknownError` is safe. Raises
+        `InvalidKeyError` (before any request), `CorruptDocumentError` (the stored
+        object is not an array of valid steps — it is left as it is),
+        `RetriesExhaustedError`, `OutcomeUnknownError`, `StorageError`.
+        """
+        key = execution_steps_key(customer_id, job_id)
+        document = self.store.update(key, lambda value: upsert_step(value, step, key=key),
+                                     default=[])
+        log.debug("recorded step (%d, %s) at %s", step.step_order, step.step_type, key)
+        return parse_steps(document.value, key=key)
+
+    def edit_execution_step(self, customer_id: str, job_id: str, *, step_order: int,
+                            step_type: str,
+                            change: Callable[[ExecutionStep], ExecutionStep]) -> ExecutionStep:
+        """Rewrite one stored step in place (the edit endpoint), in one compare-and-swap.
+
+        `change` must be pure (it may run more than once) and keep the identity.
+        Raises `NotFoundError` (no such step or no document), `ValueError`, and the
+        errors of `record_execution_step`.
+        """
+        key = execution_steps_key(customer_id, job_id)
+        document = self.store.update(key, lambda value: edit_step(
+            value, step_order=step_order, step_type=step_type, change=change, key=key))
+        return next(step for step in parse_steps(document.value, key=key)
+                    if step.identity == (step_order, step_type))
+
+    def get_execution_steps(self, customer_id: str, job_id: str) -> list[ExecutionStep]:
+        """The job's stored steps, sorted by `step_order`; an empty list if none are stored.
+
+        Raises `InvalidKeyError`, `CorruptDocumentError`, `StorageError`.
+        """
+        key = execution_steps_key(customer_id, job_id)
+        try:
+            value = self.store.get(key).value
+        except NotFoundError:
+            return []
+        return sorted(parse_steps(value, key=key), key=lambda step: step.step_order)
+
+    # -- the job record --
+
+    def create_job(self, customer_id: str, job_id: str, *, at: str | None = None) -> JobRecord:
+        """Store a new `pending` job record. Raises `AlreadyExistsError`, `InvalidKeyError`,
+        `StorageError`."""
+        now = at or iso(utc_now())
+        record = JobRecord(customer_id=customer_id, job_id=job_id, created_at=now,
+                           updated_at=now,
+                           execution_steps_key=execution_steps_key(customer_id, job_id))
+        self.store.create(job_key(customer_id, job_id), record.to_dict())
+        return record
+
+    def ensure_job(self, customer_id: str, job_id: str, *, at: str | None = None) -> JobRecord:
+        """The job record, created `pending` first if there is none (idempotent).
+
+        Unlike `create_job`, safe to repeat, and safe after a lost answer. Raises
+        `CorruptDocumentError`, `InvalidKeyError`, and the store's errors.
+        """
+        now = at or iso(utc_now())
+        key = job_key(customer_id, job_id)
+        fresh = JobRecord(customer_id=customer_id, job_id=job_id, created_at=now,
+                          updated_at=now,
+                          execution_steps_key=execution_steps_key(customer_id, job_id))
+        document = self.store.update(
+            key, lambda value: fresh.to_dict() if value is None else value, default=None)
+        return _job_from(document.value, key=key)
+
+    def get_job(self, customer_id: str, job_id: str) -> JobRecord:
+        """The stored job record. Raises `NotFoundError`, `CorruptDocumentError`,
+        `InvalidKeyError`, `StorageError`."""
+        key = job_key(customer_id, job_id)
+        return _job_from(self.store.get(key).value, key=key)
+
+    def set_job_status(self, customer_id: str, job_id: str, status: JobStatus, *,
+                       error: str | None = None, at: str | None = None) -> JobRecord:
+        """Move the job to `status` in one compare-and-swap (same status: no write).
+
+        Raises `IllegalTransitionError` (nothing written) for a move backwards,
+        `NotFoundError` if there is no job record, and the store's errors.
+        """
+        now = at or iso(utc_now())
+        return self._update_job(customer_id, job_id,
+                                lambda job: job.transition(status, at=now, error=error))
+
+    def add_job_artifacts(self, customer_id: str, job_id: str, artifact_ids: Iterable[str], *,
+                          at: str | None = None) -> JobRecord:
+        """Add artifact ids to the job record (each once) in one compare-and-swap.
+
+        Raises `NotFoundError` if there is no job record, and the store's errors.
+        """
+        ids, now = tuple(artifact_ids), at or iso(utc_now())
+        return self._update_job(customer_id, job_id,
+                                lambda job: job.with_artifacts(ids, at=now))
+
+    def _update_job(self, customer_id: str, job_id: str,
+                    change: Callable[[JobRecord], JobRecord]) -> JobRecord:
+        key = job_key(customer_id, job_id)
+        document = self.store.update(
+            key, lambda value: change(_job_from(value, key=key)).to_dict())
+        log.debug("updated job record %s", key)
+        return _job_from(document.value, key=key)

@@ -1,0 +1,147 @@
+"""The job record: status, timestamps, artifacts and where the job's steps are stored.
+
+A job moves `pending -> processing -> completed | failed` (or `pending -> failed`)
+and never back: `JobRecord.transition()` raises `IllegalTransitionError` for any
+other move. Like the step records, unknown fields are kept in `extra`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any, Final, Self
+
+from worker_integration.models import (
+    InvalidRecordError,
+    check_extra,
+    check_mapping,
+    check_optional_str,
+)
+
+__all__ = ["IllegalTransitionError", "JobRecord", "JobStatus"]
+
+
+class JobStatus(StrEnum):
+    """A job's lifecycle: `pending -> processing -> completed | failed`."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class IllegalTransitionError(ValueError):
+    """A job status change the lifecycle forbids (it would go backwards)."""
+
+    def __init__(self, current: JobStatus, requested: JobStatus) -> None:
+        super().__init__(f"job status cannot go from {current.value!r} to {requested.value!r}")
+        self.current = current
+        self.requested = requested
+
+
+_NEXT: Final[Mapping[JobStatus, frozenset[JobStatus]]] = {
+    JobStatus.PENDING: frozenset({JobStatus.PROCESSING, JobStatus.FAILED}),
+    JobStatus.PROCESSING: frozenset({JobStatus.COMPLETED, JobStatus.FAILED}),
+    JobStatus.COMPLETED: frozenset(),
+    JobStatus.FAILED: frozenset(),
+}
+_REQUIRED: Final = ("customer_id", "job_id", "status", "created_at", "updated_at",
+                    "execution_steps_key")
+_JOB_FIELDS: Final = frozenset(_REQUIRED) | {"started_at", "completed_at", "error", "artifacts"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobRecord:
+    """A job: its status, when it moved, its artifacts, and the key of its steps.
+
+    Timestamps are ISO 8601 strings. Raises `InvalidRecordError` on invalid fields.
+    """
+
+    customer_id: str
+    job_id: str
+    status: JobStatus = JobStatus.PENDING
+    created_at: str
+    updated_at: str
+    started_at: str | None = None
+    completed_at: str | None = None
+    error: str | None = None
+    artifacts: tuple[str, ...] = ()
+    execution_steps_key: str
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("customer_id", "job_id", "created_at", "updated_at",
+                     "execution_steps_key"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                raise InvalidRecordError("must be a non-empty string", field=name)
+        try:
+            object.__setattr__(self, "status", JobStatus(self.status))
+        except ValueError:
+            raise InvalidRecordError(f"unknown status {self.status!r}", field="status") from None
+        for name in ("started_at", "completed_at", "error"):
+            check_optional_str(getattr(self, name), name)
+        if isinstance(self.artifacts, str) or not all(
+                isinstance(a, str) for a in self.artifacts):
+            raise InvalidRecordError("must be a list of strings", field="artifacts")
+        object.__setattr__(self, "artifacts", tuple(self.artifacts))
+        check_extra(self.extra, _JOB_FIELDS, "extra")
+
+    def transition(self, status: JobStatus, *, at: str, error: str | None = None) -> JobRecord:
+        """This record moved to `status` at time `at` (with `error` when it failed).
+
+        Moving to the status it already has returns `self` unchanged, so that
+        independent invocations may each say "processing". Raises
+        `IllegalTransitionError` for a move the lifecycle does not allow.
+        """
+        status = JobStatus(status)
+        if status == self.status:
+            return self
+        if status not in _NEXT[self.status]:
+            raise IllegalTransitionError(self.status, JobStatus(status))
+        changes: dict[str, Any] = {"status": status, "updated_at": at}
+        if status is JobStatus.PROCESSING:
+            changes["started_at"] = at
+        else:
+            changes["completed_at"] = at
+        if status is JobStatus.FAILED:
+            changes["error"] = error
+        return replace(self, **changes)
+
+    def with_artifacts(self, artifact_ids: tuple[str, ...], *, at: str) -> JobRecord:
+        """This record with `artifact_ids` added, each once, after those it has."""
+        new = tuple(a for a in dict.fromkeys(artifact_ids) if a not in self.artifacts)
+        if not new:
+            return self
+        return replace(self, artifacts=self.artifacts + new, updated_at=at)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Self:
+        """Parse a stored job record, keeping unknown fields. Raises `InvalidRecordError`."""
+        data = check_mapping(data, "job")
+        missing = [name for name in _REQUIRED if name not in data]
+        if missing:
+            raise InvalidRecordError(f"missing fields {missing}", field="job")
+        artifacts = data.get("artifacts") or []
+        if not isinstance(artifacts, list):
+            raise InvalidRecordError("must be a list of strings", field="artifacts")
+        known = {k: v for k, v in data.items() if k in _JOB_FIELDS and k != "artifacts"}
+        return cls(**known, artifacts=tuple(artifacts),
+                   extra={k: v for k, v in data.items() if k not in _JOB_FIELDS})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored form: known fields, then the unknown ones as they were read."""
+        return {
+            "customer_id": self.customer_id,
+            "job_id": self.job_id,
+            "status": self.status.value,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "started_at": self.started_at,
+            "completed_at": self.completed_at,
+            "error": self.error,
+            "artifacts": list(self.artifacts),
+            "execution_steps_key": self.execution_steps_key,
+            **self.extra,
+        }

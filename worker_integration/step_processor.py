@@ -1,0 +1,131 @@
+"""Runs one workflow step and records it: one invocation's whole job.
+
+A step first waits until the steps it depends on are recorded in S3 (polling
+through the store, with a bounded wait), then runs its executor, then records
+itself with `DBService.record_execution_step` — an upsert under compare-and-swap,
+so steps running anywhere at the same time never erase each other. A failing
+executor is recorded as `success: false` with its error, and the job goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any
+
+from worker_integration.clock import Clock, iso, utc_now
+from worker_integration.db_service import DBService
+from worker_integration.execution_step_manager import (
+    StepTiming,
+    step_record,
+    workflow_step_request,
+)
+from worker_integration.executor import Executor, StepRequest
+from worker_integration.models import ExecutionStep
+from worker_integration.workflow import WORKFLOW_STEP_TYPES, Workflow
+
+__all__ = ["DependencyTimeoutError", "StepProcessor", "execute_step"]
+
+log = logging.getLogger("worker_integration")
+
+
+class DependencyTimeoutError(TimeoutError):
+    """The steps a step depends on were not all recorded within the wait allowed."""
+
+    def __init__(self, missing: Collection[int], waited: float) -> None:
+        super().__init__(f"steps {sorted(missing)} were not recorded within {waited:.1f}s")
+        self.missing = tuple(sorted(missing))
+        self.waited = waited
+
+
+def execute_step(executor: Executor, request: StepRequest, *, clock: Clock = utc_now,
+                 monotonic: Callable[[], float] = time.monotonic) -> ExecutionStep:
+    """Run `request` on `executor` and return its record (not yet stored).
+
+    Whatever the executor raises becomes a failed record with the error's type and
+    message; nothing is raised.
+    """
+    started_at, started = iso(clock()), monotonic()
+    try:
+        result = executor.run(request)
+    except Exception as exc:  # any failure of a step's work is recorded, as before
+        error: str | None = f"{type(exc).__name__}: {exc}"
+        result = None
+    else:
+        error = None
+    timing = StepTiming(started_at=started_at, completed_at=iso(clock()),
+                        duration_ms=round((monotonic() - started) * 1000))
+    log.debug("step (%d, %s) ran in %d ms, success=%s", request.step_order,
+              request.step_type, timing.duration_ms, error is None)
+    return step_record(request, timing=timing, result=result, error=error)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepProcessor:
+    """Processes workflow steps of a job on a `DBService` with an `Executor`.
+
+    `dependency_timeout` bounds the wait for dependencies (seconds), polling every
+    `poll_interval`; `clock`, `monotonic` and `sleep` are injectable for tests.
+    """
+
+    db: DBService
+    executor: Executor
+    dependency_timeout: float = 60.0
+    poll_interval: float = 0.05
+    clock: Clock = utc_now
+    monotonic: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+
+    def process_step(self, customer_id: str, job_id: str, workflow: Workflow,
+                     index: int) -> ExecutionStep:
+        """Run workflow step `index` (0-based) and record it at `step_order = index + 1`.
+
+        If its dependencies are not all recorded within `dependency_timeout`, the
+        step is recorded as failed with that error. Returns the stored record.
+        Raises `IndexError` for a bad index, and the errors of
+        `DBService.record_execution_step` (a step that cannot be recorded fails).
+        """
+        context: dict[int, Any] = {}
+        waiting_error: str | None = None
+        try:
+            context = self.wait_for_steps(customer_id, job_id,
+                                          workflow.dependency_orders(index))
+        except DependencyTimeoutError as exc:
+            waiting_error = f"{type(exc).__name__}: {exc}"
+        request = workflow_step_request(workflow, index, customer_id=customer_id,
+                                        job_id=job_id, context=context)
+        if waiting_error is not None:
+            now = iso(self.clock())
+            record = step_record(request, error=waiting_error,
+                                 timing=StepTiming(started_at=now, completed_at=now,
+                                                   duration_ms=0))
+        else:
+            record = execute_step(self.executor, request, clock=self.clock,
+                                  monotonic=self.monotonic)
+        self.db.record_execution_step(customer_id, job_id, record)
+        return record
+
+    def wait_for_steps(self, customer_id: str, job_id: str,
+                       orders: Collection[int]) -> dict[int, Any]:
+        """Wait until workflow steps `orders` are recorded; return their outputs by order.
+
+        A recorded step that failed counts as done (its output is left out). Polls
+        the stored steps every `poll_interval` seconds. Raises
+        `DependencyTimeoutError` after `dependency_timeout` seconds, and the errors
+        of `DBService.get_execution_steps`.
+        """
+        wanted = set(orders)
+        started = self.monotonic()
+        while True:
+            recorded = {step.step_order: step for step in
+                        self.db.get_execution_steps(customer_id, job_id)
+                        if step.step_order in wanted and step.step_type in WORKFLOW_STEP_TYPES}
+            missing = wanted - recorded.keys()
+            if not missing:
+                return {order: step.output for order, step in recorded.items() if step.success}
+            waited = self.monotonic() - started
+            if waited >= self.dependency_timeout:
+                raise DependencyTimeoutError(missing, waited)
+            self.sleep(self.poll_interval)
