@@ -22,3 +22,8 @@ def local_s3() -> Iterator[LocalS3]:
 def store(local_s3: LocalS3) -> JsonStore:
     """A JsonStore on the test's LocalS3."""
     return JsonStore(local_s3.client(), local_s3.bucket, retry=FAST_RETRY)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--soak-updates", type=int, default=2000,
+                     help="updates in the fault soak (tests/test_soak.py); default 2000")
