@@ -9,6 +9,7 @@ silently lost: either it lands on top of that writer's data or it is retried.
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 import uuid
@@ -18,7 +19,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 import tenacity
 
+from s3store.cache import Cached, DocumentCache
 from s3store.codec import decode, encode
+from s3store.commit import NO_DEFAULT, GroupCommit, Pending, apply_mutations
 from s3store.errors import (
     AlreadyExistsError,
     ConditionalWritesUnsupportedError,
@@ -27,7 +30,7 @@ from s3store.errors import (
     NotFoundError,
     OutcomeUnknownError,
     RetriesExhaustedError,
-    StorageError,
+    S3StoreError,
 )
 from s3store.objects import ObjectClient, StoredObject
 from s3store.resolve import Base, Landed
@@ -37,7 +40,7 @@ from s3store.writer import ConditionalWriter, LostWrites, TryAgain
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["DEFAULT_MAX_DOCUMENT_BYTES", "Document", "JsonStore"]
+__all__ = ["DEFAULT_CACHE_SIZE", "DEFAULT_MAX_DOCUMENT_BYTES", "Document", "JsonStore"]
 
 log = logging.getLogger("s3store")
 
@@ -47,12 +50,8 @@ DEFAULT_MAX_DOCUMENT_BYTES: Final = 8 * 1024 * 1024
 _MAX_KEY_BYTES: Final = 1024  # S3's own limit on a key
 
 
-class _Missing:
-    def __repr__(self) -> str:
-        return "<no default>"
-
-
-_NO_DEFAULT: Final = _Missing()
+DEFAULT_CACHE_SIZE: Final = 1024
+"""Documents a store remembers (value and ETag) to skip the GET of its next update."""
 
 
 @dataclass(frozen=True)
@@ -87,8 +86,14 @@ class JsonStore:
     store retries its own writes, see `s3store.retry`). `retry` bounds how often a
     write is retried and `update()` re-reads after a conflict. `max_document_bytes`
     bounds documents read and written. `expected_bucket_owner`, when set, is sent
-    with every request. `resolve_lost_responses=False` is for negative controls only
-    (see `s3store.writer.ConditionalWriter`).
+    with every request.
+
+    `cache_size` documents (default 1024, at most 64 MiB in all; 0 turns it off)
+    are remembered after the store's own writes, so that the next `update()` of a
+    key writes without reading first (see `s3store.cache`). `group_commit` (default
+    on) makes concurrent `update()`s of one key through this store share rounds of
+    one write each (see `s3store.commit`). `resolve_lost_responses=False` is for
+    negative controls only (see `s3store.writer.ConditionalWriter`).
     """
 
     def __init__(
@@ -99,6 +104,8 @@ class JsonStore:
         retry: RetryPolicy | None = None,
         max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
         expected_bucket_owner: str | None = None,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+        group_commit: bool = True,
         resolve_lost_responses: bool = True,
     ) -> None:
         self.bucket = bucket
@@ -108,6 +115,8 @@ class JsonStore:
         self._writer = ConditionalWriter(
             self._objects, resolve_lost_responses=resolve_lost_responses
         )
+        self._cache = DocumentCache(cache_size)
+        self._group = GroupCommit() if group_commit else None
 
     def get(self, key: str) -> Document:
         """The document at `key`, read now.
@@ -117,7 +126,9 @@ class JsonStore:
         """
         check_key(key)
         stored = self._objects.get(key, max_bytes=self.max_document_bytes)
-        return Document(key, decode(key, stored.body, etag=stored.etag), stored.etag)
+        document = Document(key, decode(key, stored.body, etag=stored.etag), stored.etag)
+        self._cache.put(key, Cached(stored.body, stored.etag, stored.write_id))
+        return document
 
     def create(self, key: str, value: Any) -> Document:
         """Store `value` at `key` only if the key is free (`If-None-Match: *`).
@@ -128,6 +139,7 @@ class JsonStore:
         check_key(key)
         body = self._encode(key, value)
         etag = self._writer.write(key, body, value, base=Base(None), retry=self.retry)
+        self._cache.discard(key)
         return Document(key, value, etag)
 
     def replace(self, key: str, value: Any, *, etag: str) -> Document:
@@ -138,11 +150,12 @@ class JsonStore:
         """
         check_key(key)
         body = self._encode(key, value)
+        self._cache.discard(key)
         new_etag = self._writer.write(key, body, value, base=Base(etag), retry=self.retry)
         return Document(key, value, new_etag)
 
     def update(
-        self, key: str, mutate: Callable[[Any], Any], *, default: Any = _NO_DEFAULT
+        self, key: str, mutate: Callable[[Any], Any], *, default: Any = NO_DEFAULT
     ) -> Document:
         """Apply `mutate` to the document at `key` and store the result, without losing
         any concurrent write.
@@ -153,41 +166,28 @@ class JsonStore:
         and the result is created with `If-None-Match: *`; without a default,
         `NotFoundError`. A result equal to the current value writes nothing.
 
+        Concurrent calls for one key through this store may share a round: their
+        mutations are applied in turn, written once, and each caller gets that
+        round's document (which holds its own mutation, and possibly others').
+
         Exactly once: when a write's answer is lost, the store finds out by its write
         id whether it landed. Only if another writer replaced it before that could be
         checked (and the bucket keeps no versions to look in) is `mutate` applied again
         on the new value — so for exactly-once effects in that case, `mutate` must be
         idempotent (an upsert by id, not a blind append).
 
-        Raises whatever `mutate` raises (nothing is written), `RetriesExhaustedError`
+        Raises whatever `mutate` raises (nothing of it is written), `RetriesExhaustedError`
         when conflicts outlast the retry policy, `OutcomeUnknownError` when a lost
         answer could not be resolved, `CorruptDocumentError`, `InvalidValueError`,
         `DocumentTooLargeError`, `InvalidKeyError`, `StorageError`.
         """
         check_key(key)
-        started = time.monotonic()
-        lost = LostWrites()
-        retrying = self.retry.retrying((ConflictError, TryAgain))
-        try:
-            document: Document = retrying(self._update_once, key, mutate, default, lost)
-        except tenacity.RetryError as exc:
-            attempts = exc.last_attempt.attempt_number
-            elapsed = time.monotonic() - started
-            cause = exc.last_attempt.exception()
-            if lost:
-                raise OutcomeUnknownError(
-                    f"gave up after {attempts} attempts; an answer was lost on the way, so "
-                    "this update may have landed", key=key) from cause
-            raise RetriesExhaustedError(
-                f"gave up after {attempts} attempts in {elapsed:.2f}s of conflicting or "
-                "failed writes", key=key, attempts=attempts, elapsed=elapsed,
-            ) from cause
-        except StorageError as exc:
-            if lost and not isinstance(exc, OutcomeUnknownError):
-                raise OutcomeUnknownError(
-                    "an answer was lost and the store could not ask S3 about it",
-                    key=key) from exc
-            raise
+        pending = Pending(mutate, default)
+        if self._group is None:
+            self._commit(key, [pending])
+        else:
+            self._group.submit(key, pending, lambda batch: self._commit(key, batch))
+        document: Document = pending.outcome()
         return document
 
     def delete(self, key: str, *, etag: str | None = None) -> None:
@@ -198,6 +198,7 @@ class JsonStore:
         `InvalidKeyError`, `StorageError`.
         """
         check_key(key)
+        self._cache.discard(key)
         if etag is None:
             self._objects.delete(key)
         else:
@@ -244,29 +245,101 @@ class JsonStore:
 
     def _read(self, key: str) -> StoredObject | None:
         try:
-            return self._objects.get(key, max_bytes=self.max_document_bytes)
+            stored = self._objects.get(key, max_bytes=self.max_document_bytes)
         except NotFoundError:
             return None
+        self._cache.put(key, Cached(stored.body, stored.etag, stored.write_id))
+        return stored
 
-    def _update_once(
-        self, key: str, mutate: Callable[[Any], Any], default: Any, lost: LostWrites
-    ) -> Document:
-        stored = self._read(key)
-        if stored is None:
-            if default is _NO_DEFAULT:
-                raise NotFoundError("no document to update and no default given", key=key)
-            value = mutate(decode(key, self._encode(key, default)))
-            body = self._encode(key, value)
-            base = Base(None)
+    def _commit(self, key: str, batch: list[Pending]) -> None:
+        """Write one round: every pending mutation applied, one conditional write,
+        retried under the policy; settles each `Pending` (never raises)."""
+        started = time.monotonic()
+        lost = LostWrites()
+        try:
+            stored: StoredObject | None = self.retry.retrying((ConflictError, TryAgain))(
+                self._commit_once, key, batch, lost)
+        except tenacity.RetryError as exc:
+            attempts = exc.last_attempt.attempt_number
+            elapsed = time.monotonic() - started
+            cause = exc.last_attempt.exception()
+            if lost:
+                error: S3StoreError = OutcomeUnknownError(
+                    f"gave up after {attempts} attempts; an answer was lost on the way, so "
+                    "this update may have landed", key=key)
+            else:
+                error = RetriesExhaustedError(
+                    f"gave up after {attempts} attempts in {elapsed:.2f}s of conflicting or "
+                    "failed writes", key=key, attempts=attempts, elapsed=elapsed)
+            error.__cause__ = cause
+            self._settle(batch, key=key, error=error)
+        except S3StoreError as exc:
+            if lost and not isinstance(exc, OutcomeUnknownError):
+                unknown = OutcomeUnknownError(
+                    "an answer was lost and the store could not ask S3 about it", key=key)
+                unknown.__cause__ = exc
+                exc = unknown
+            self._settle(batch, key=key, error=exc)
         else:
-            value = mutate(decode(key, stored.body, etag=stored.etag))
-            body = self._encode(key, value)
-            if body == stored.body or body == self._encode(key, decode(key, stored.body)):
-                log.debug("update %s: unchanged, nothing written", key)
-                return Document(key, value, stored.etag)
-            base = Base(stored.etag, stored.write_id, stored.last_modified)
-        outcome = self._writer.send(key, body, value, base=base, lost=lost)
-        if isinstance(outcome, Landed):
-            log.debug("update %s: %s -> %s", key, base.etag, outcome.etag)
-            return Document(key, lost.values.get(outcome.write_id, value), outcome.etag)
-        raise TryAgain  # did not land, or nobody can tell: re-read and re-apply
+            self._settle(batch, key=key, stored=stored)
+
+    def _commit_once(self, key: str, batch: list[Pending],
+                     lost: LostWrites) -> StoredObject | None:
+        """One attempt at a round; the document it leaves (None: nothing to write)."""
+        cached = self._cache.get(key)
+        if cached is not None:
+            stored: StoredObject | None = StoredObject(cached.body, cached.etag, cached.write_id)
+        else:
+            stored = self._read(key)
+        body = stored.body if stored is not None else None
+        etag = stored.etag if stored is not None else None
+        new_body = apply_mutations(key, body, batch, encode=lambda v: self._encode(key, v),
+                                   etag=etag)
+        unchanged = new_body == body or (
+            body is not None and new_body is not None
+            and new_body == self._encode(key, decode(key, body, etag=etag)))
+        if cached is not None and (unchanged or any(p.error for p in batch)):
+            # Judged on what this store last knew, which may be stale: judge it fresh.
+            self._cache.discard(key)
+            raise TryAgain
+        if new_body is None:
+            return None  # every mutation failed on a missing document: nothing to write
+        if unchanged and stored is not None:
+            log.debug("update %s: unchanged, nothing written", key)
+            return stored
+        base = (Base(None) if stored is None
+                else Base(stored.etag, stored.write_id, stored.last_modified))
+        try:
+            outcome = self._writer.send(key, new_body, new_body, base=base, lost=lost)
+        except (ConflictError, TryAgain):
+            self._cache.discard(key)
+            raise
+        if not isinstance(outcome, Landed):
+            self._cache.discard(key)
+            raise TryAgain  # did not land, or nobody can tell: re-read and re-apply
+        written: bytes = lost.values.get(outcome.write_id, new_body)
+        if outcome.write_id in lost.values:
+            self._cache.discard(key)  # found after a lost answer: maybe no longer current
+        else:
+            self._cache.put(key, Cached(written, outcome.etag, outcome.write_id))
+        log.debug("update %s: %s -> %s (%d mutations)", key, base.etag, outcome.etag, len(batch))
+        return StoredObject(written, outcome.etag, outcome.write_id)
+
+    @staticmethod
+    def _settle(batch: list[Pending], *, key: str, stored: StoredObject | None = None,
+                error: S3StoreError | None = None) -> None:
+        for pending in batch:
+            if pending.error is not None:
+                continue  # its own mutation failed: that is its answer
+            if error is not None:
+                pending.error = error if len(batch) == 1 else _clone(error)
+            elif stored is not None:  # each caller gets its own copy of the round's value
+                pending.result = Document(key, decode(key, stored.body, etag=stored.etag),
+                                          stored.etag)
+
+
+def _clone(error: S3StoreError) -> S3StoreError:
+    """A copy of a round's error for one of its callers (exceptions are raised per thread)."""
+    clone = copy.copy(error)
+    clone.__cause__ = error.__cause__
+    return clone

@@ -86,8 +86,13 @@ def _put_raw(client: S3Client, bucket: str, key: str, body: bytes) -> None:
 
 
 def _writes(local_s3: LocalS3) -> int:
-    """PUT and DELETE requests the server has seen so far."""
-    return sum(1 for record in local_s3.requests if record.method in ("PUT", "DELETE"))
+    """PUT and DELETE requests the server has accepted so far.
+
+    (A store may send a conditional write against what it last knew, which S3 then
+    refuses: that writes nothing, and is not counted.)
+    """
+    return sum(1 for record in local_s3.requests
+               if record.method in ("PUT", "DELETE") and record.status < 300)
 
 
 # -- stored bytes that are not JSON --------------------------------------------------------
