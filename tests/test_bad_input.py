@@ -346,8 +346,8 @@ def test_a_mutate_returning_a_non_json_value_is_an_invalid_value_and_nothing_is_
 def test_a_worker_edit_returning_no_step_raises_and_nothing_is_written(
         local_s3: LocalS3, client: S3Client, change: Callable[[ExecutionStep], Any]) -> None:
     """At worker level the caller's mutation is `edit_execution_step`'s `change`. A
-    `change` that returns something other than an `ExecutionStep` raises (today the
-    `AttributeError` of using it as a step, not a typed error) and writes nothing."""
+    `change` that returns something other than an `ExecutionStep` is an
+    `InvalidValueError` naming the steps' key, and writes nothing."""
     db = DBService(JsonStore(local_s3.client(), local_s3.bucket, retry=NO_WAIT))
     customer_id, job_id = "cust_edit", f"job_{uuid.uuid4().hex[:12]}"
     db.record_execution_step(customer_id, job_id,
@@ -355,9 +355,10 @@ def test_a_worker_edit_returning_no_step_raises_and_nothing_is_written(
     steps_key = f"{customer_id}/jobs/{job_id}/execution_steps.json"
     before = _stored(client, local_s3.bucket, steps_key)
     writes = _writes(local_s3)
-    with pytest.raises((AttributeError, TypeError)):
+    with pytest.raises(InvalidValueError) as caught:
         db.edit_execution_step(customer_id, job_id, step_order=1, step_type="ai_generation",
                                change=cast(Callable[[ExecutionStep], ExecutionStep], change))
+    assert caught.value.key == steps_key
     assert _writes(local_s3) == writes
     assert _stored(client, local_s3.bucket, steps_key) == before
 

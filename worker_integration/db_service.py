@@ -23,7 +23,13 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
-from s3store import CorruptDocumentError, InvalidKeyError, JsonStore, NotFoundError
+from s3store import (
+    CorruptDocumentError,
+    InvalidKeyError,
+    InvalidValueError,
+    JsonStore,
+    NotFoundError,
+)
 from worker_integration.clock import iso, utc_now
 from worker_integration.job_record import JobRecord, JobStatus
 from worker_integration.models import ExecutionStep, InvalidRecordError
@@ -123,12 +129,16 @@ def edit_step(current: Any, *, step_order: int, step_type: str,
 
     `change` gets the stored record (unknown fields in `extra`) and returns the new
     one, which must keep its identity. Raises `NotFoundError` if there is no such
-    record, `ValueError` if `change` altered the identity, `CorruptDocumentError`
-    as `upsert_step`.
+    record, `InvalidValueError` if `change` returned something else than a step,
+    `ValueError` if it altered the identity, `CorruptDocumentError` as `upsert_step`.
     """
     for record in _checked_records(current, key=key):
         if (record["step_order"], record["step_type"]) == (step_order, step_type):
             edited = change(ExecutionStep.from_dict(record))
+            if not isinstance(edited, ExecutionStep):
+                raise InvalidValueError(
+                    f"an edit must return an ExecutionStep, not {type(edited).__name__}",
+                    key=key)
             if edited.identity != (step_order, step_type):
                 raise ValueError(f"an edit cannot change a step's identity "
                                  f"({step_order}, {step_type!r}) -> {edited.identity}")
