@@ -29,37 +29,60 @@ class Cached:
     write_id: str | None
 
 
+@dataclass
+class _Entry:
+    cached: Cached
+    trusted: bool
+
+
 class DocumentCache:
-    """A thread-safe LRU map key -> `Cached`, bounded by entries and by total bytes."""
+    """A thread-safe LRU map key -> `Cached`, bounded by entries and by total bytes.
+
+    It learns which keys other writers touch: an entry found stale (a 412 against it,
+    or a fresh read showing an ETag this store did not write) stops being served
+    until a fresh read shows the key unchanged since this store last knew it. So a
+    lone writer skips its reads, and a contended key costs what it would without a
+    cache (a read and a write), not a refused write on top.
+    """
 
     def __init__(self, max_entries: int, *, max_bytes: int = CACHE_MAX_BYTES) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[str, Cached] = OrderedDict()
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
     def get(self, key: str) -> Cached | None:
-        """The entry for `key`, if any (and mark it recently used)."""
+        """The entry for `key`, if there is one worth writing against."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or not entry.trusted:
+                return None
+            self._entries.move_to_end(key)
+            return entry.cached
+
+    def wrote(self, key: str, cached: Cached) -> None:
+        """This store's write landed: `cached` is the document now."""
+        with self._lock:
+            previous = self._entries.get(key)
+            self._store(key, _Entry(cached, previous.trusted if previous else True))
+
+    def read(self, key: str, cached: Cached) -> None:
+        """A fresh read found `cached`: trust the key again if nobody else wrote since."""
+        with self._lock:
+            previous = self._entries.get(key)
+            trusted = previous is None or previous.cached.etag == cached.etag
+            self._store(key, _Entry(cached, trusted))
+
+    def distrust(self, key: str) -> None:
+        """What this store knew of `key` proved stale: read before writing from now on."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:
-                self._entries.move_to_end(key)
-            return entry
-
-    def put(self, key: str, entry: Cached) -> None:
-        """Remember `entry` for `key`, evicting the least recently used beyond the bounds."""
-        if self.max_entries <= 0 or len(entry.body) > self.max_bytes:
-            return
-        with self._lock:
-            self._drop(key)
-            self._entries[key] = entry
-            self._bytes += len(entry.body)
-            while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
-                self._drop(next(iter(self._entries)))
+                entry.trusted = False
 
     def discard(self, key: str) -> None:
-        """Forget `key` (its document changed in a way this store did not write)."""
+        """Forget `key` (this store changed it in a way it does not follow)."""
         with self._lock:
             self._drop(key)
 
@@ -67,7 +90,16 @@ class DocumentCache:
         with self._lock:
             return len(self._entries)
 
+    def _store(self, key: str, entry: _Entry) -> None:
+        self._drop(key)
+        if self.max_entries <= 0 or len(entry.cached.body) > self.max_bytes:
+            return
+        self._entries[key] = entry
+        self._bytes += len(entry.cached.body)
+        while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
+            self._drop(next(iter(self._entries)))
+
     def _drop(self, key: str) -> None:
         entry = self._entries.pop(key, None)
         if entry is not None:
-            self._bytes -= len(entry.body)
+            self._bytes -= len(entry.cached.body)

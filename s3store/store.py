@@ -14,7 +14,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 import tenacity
@@ -52,6 +52,14 @@ _MAX_KEY_BYTES: Final = 1024  # S3's own limit on a key
 
 DEFAULT_CACHE_SIZE: Final = 1024
 """Documents a store remembers (value and ETag) to skip the GET of its next update."""
+
+
+@dataclass
+class _Round:
+    """One round's bookkeeping across its attempts."""
+
+    lost: LostWrites = field(default_factory=LostWrites)
+    fresh: bool = False  # read S3 rather than trust the cache
 
 
 @dataclass(frozen=True)
@@ -127,7 +135,7 @@ class JsonStore:
         check_key(key)
         stored = self._objects.get(key, max_bytes=self.max_document_bytes)
         document = Document(key, decode(key, stored.body, etag=stored.etag), stored.etag)
-        self._cache.put(key, Cached(stored.body, stored.etag, stored.write_id))
+        self._cache.read(key, Cached(stored.body, stored.etag, stored.write_id))
         return document
 
     def create(self, key: str, value: Any) -> Document:
@@ -138,8 +146,9 @@ class JsonStore:
         """
         check_key(key)
         body = self._encode(key, value)
-        etag = self._writer.write(key, body, value, base=Base(None), retry=self.retry)
         self._cache.discard(key)
+        etag = self._writer.write(key, body, value, base=Base(None), retry=self.retry)
+        self._cache.wrote(key, Cached(body, etag, None))
         return Document(key, value, etag)
 
     def replace(self, key: str, value: Any, *, etag: str) -> Document:
@@ -152,6 +161,7 @@ class JsonStore:
         body = self._encode(key, value)
         self._cache.discard(key)
         new_etag = self._writer.write(key, body, value, base=Base(etag), retry=self.retry)
+        self._cache.wrote(key, Cached(body, new_etag, None))
         return Document(key, value, new_etag)
 
     def update(
@@ -248,17 +258,18 @@ class JsonStore:
             stored = self._objects.get(key, max_bytes=self.max_document_bytes)
         except NotFoundError:
             return None
-        self._cache.put(key, Cached(stored.body, stored.etag, stored.write_id))
+        self._cache.read(key, Cached(stored.body, stored.etag, stored.write_id))
         return stored
 
     def _commit(self, key: str, batch: list[Pending]) -> None:
         """Write one round: every pending mutation applied, one conditional write,
         retried under the policy; settles each `Pending` (never raises)."""
         started = time.monotonic()
-        lost = LostWrites()
+        round_ = _Round()
+        lost = round_.lost
         try:
             stored: StoredObject | None = self.retry.retrying((ConflictError, TryAgain))(
-                self._commit_once, key, batch, lost)
+                self._commit_once, key, batch, round_)
         except tenacity.RetryError as exc:
             attempts = exc.last_attempt.attempt_number
             elapsed = time.monotonic() - started
@@ -284,9 +295,10 @@ class JsonStore:
             self._settle(batch, key=key, stored=stored)
 
     def _commit_once(self, key: str, batch: list[Pending],
-                     lost: LostWrites) -> StoredObject | None:
+                     round_: _Round) -> StoredObject | None:
         """One attempt at a round; the document it leaves (None: nothing to write)."""
-        cached = self._cache.get(key)
+        lost = round_.lost
+        cached = None if round_.fresh else self._cache.get(key)
         if cached is not None:
             stored: StoredObject | None = StoredObject(cached.body, cached.etag, cached.write_id)
         else:
@@ -299,8 +311,9 @@ class JsonStore:
             body is not None and new_body is not None
             and new_body == self._encode(key, decode(key, body, etag=etag)))
         if cached is not None and (unchanged or any(p.error for p in batch)):
-            # Judged on what this store last knew, which may be stale: judge it fresh.
-            self._cache.discard(key)
+            # Judged on what this store last knew, which may be stale: judge it fresh
+            # (without counting it against the cache: nothing proved it stale).
+            round_.fresh = True
             raise TryAgain
         if new_body is None:
             return None  # every mutation failed on a missing document: nothing to write
@@ -311,17 +324,17 @@ class JsonStore:
                 else Base(stored.etag, stored.write_id, stored.last_modified))
         try:
             outcome = self._writer.send(key, new_body, new_body, base=base, lost=lost)
-        except (ConflictError, TryAgain):
-            self._cache.discard(key)
+        except ConflictError:
+            self._cache.distrust(key)  # someone else wrote: what we knew is stale
             raise
         if not isinstance(outcome, Landed):
-            self._cache.discard(key)
+            self._cache.distrust(key)
             raise TryAgain  # did not land, or nobody can tell: re-read and re-apply
         written: bytes = lost.values.get(outcome.write_id, new_body)
         if outcome.write_id in lost.values:
-            self._cache.discard(key)  # found after a lost answer: maybe no longer current
+            self._cache.distrust(key)  # found after a lost answer: maybe no longer current
         else:
-            self._cache.put(key, Cached(written, outcome.etag, outcome.write_id))
+            self._cache.wrote(key, Cached(written, outcome.etag, outcome.write_id))
         log.debug("update %s: %s -> %s (%d mutations)", key, base.etag, outcome.etag, len(batch))
         return StoredObject(written, outcome.etag, outcome.write_id)
 

@@ -35,12 +35,12 @@ SOAK_RETRY = RetryPolicy(max_attempts=60, base_delay=0.005, max_delay=0.2, deadl
 
 
 def fault_plan(seed: int, rate: float) -> FaultPlan:
-    """About `rate` of all requests faulted: reads can only be throttled, so writes
-    get more, spread over every kind (stalls rarer: each costs a read timeout)."""
-    write_share = rate / 8
+    """About `rate` of all requests faulted: every request can be throttled; writes
+    also meet every other kind (stalls rarer: each costs a read timeout)."""
+    write_share = rate / 11
     return FaultPlan(
         seed=seed,
-        slow_down=rate * 0.6,
+        slow_down=rate * 0.8,
         error_before_write=write_share,
         conditional_conflict=write_share,
         error_after_write=write_share * 1.5,

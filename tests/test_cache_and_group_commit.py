@@ -108,15 +108,42 @@ def test_a_mutation_that_fails_on_fresh_data_fails(local_s3: LocalS3, store: Jso
 def test_cache_is_bounded_by_entries_and_bytes() -> None:
     cache = DocumentCache(3, max_bytes=10)
     for name in "abc":
-        cache.put(name, Cached(b"12", f'"{name}"', None))
+        cache.wrote(name, Cached(b"12", f'"{name}"', None))
     cache.get("a")  # a is now the most recently used
-    cache.put("d", Cached(b"12", '"d"', None))
+    cache.wrote("d", Cached(b"12", '"d"', None))
     assert (cache.get("b"), len(cache)) == (None, 3)
-    cache.put("e", Cached(b"123456789", '"e"', None))
+    cache.wrote("e", Cached(b"123456789", '"e"', None))
     assert len(cache) == 1 and cache.get("e") is not None
-    cache.put("f", Cached(b"x" * 11, '"f"', None))  # over the byte bound: not kept at all
+    cache.wrote("f", Cached(b"x" * 11, '"f"', None))  # over the byte bound: not kept at all
     assert cache.get("f") is None
-    assert len(DocumentCache(0)) == 0
+    empty = DocumentCache(0)
+    empty.wrote("a", Cached(b"1", '"a"', None))
+    assert len(empty) == 0
+
+
+def test_cache_stops_serving_a_key_others_write_until_it_is_quiet_again() -> None:
+    cache = DocumentCache(10)
+    cache.wrote("k", Cached(b"1", '"mine"', None))
+    assert cache.get("k") is not None
+    cache.distrust("k")  # a 412 against it
+    assert cache.get("k") is None
+    cache.read("k", Cached(b"2", '"theirs"', None))  # someone else wrote since
+    cache.wrote("k", Cached(b"3", '"mine-2"', None))
+    assert cache.get("k") is None
+    cache.read("k", Cached(b"3", '"mine-2"', None))  # nobody wrote since our last write
+    assert cache.get("k") is not None
+
+
+def test_a_contended_key_costs_no_refused_write_per_update(local_s3: LocalS3) -> None:
+    mine, theirs = (JsonStore(local_s3.client(), local_s3.bucket) for _ in range(2))
+    mine.update(KEY, append("m0"), default=[])
+    local_s3.clear_requests()
+    for n in range(1, 6):
+        theirs.update(KEY, append(f"t{n}"))
+        mine.update(KEY, append(f"m{n}"))
+    puts = [r.status for r in local_s3.requests if r.method == "PUT"]
+    assert puts.count(412) == 2  # each store's first stale write taught it; then it reads first
+    assert len(mine.get(KEY).value) == 11
 
 
 # -- group commit ------------------------------------------------------------------------
@@ -185,7 +212,7 @@ def concurrent_updates(store: JsonStore, mutations: list[Callable[[Any], Any]]) 
         barrier.wait()
         try:
             outcomes[n] = store.update(KEY, mutations[n], default=[])
-        except Exception as exc:  # noqa: BLE001 - the outcome is what the test checks
+        except Exception as exc:
             outcomes[n] = exc
 
     threads = [threading.Thread(target=caller, args=(n,)) for n in range(len(mutations))]

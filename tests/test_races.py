@@ -82,23 +82,27 @@ def lost(acknowledged: list[str], stored: list[str]) -> int:
 
 def test_threads_lose_nothing(local_s3: LocalS3) -> None:
     acknowledged, stored = race_threads(local_s3, naive=False)
+    print(f"store, threads: lost {lost(acknowledged, stored)} of {len(acknowledged)}")
     assert len(acknowledged) == THREADS * UPDATES
     assert_exactly_once(acknowledged, stored)
 
 
 def test_negative_control_threads_naive_code_loses_items(local_s3: LocalS3) -> None:
     acknowledged, stored = race_threads(local_s3, naive=True)
+    print(f"naive, threads: lost {lost(acknowledged, stored)} of {len(acknowledged)}")
     assert len(acknowledged) == THREADS * UPDATES
     assert lost(acknowledged, stored) > 0
 
 
 def test_processes_lose_nothing(local_s3: LocalS3) -> None:
     acknowledged, stored = race_processes(local_s3, naive=False)
+    print(f"store, processes: lost {lost(acknowledged, stored)} of {len(acknowledged)}")
     assert len(acknowledged) == PROCESSES * UPDATES
     assert_exactly_once(acknowledged, stored)
 
 
 def test_negative_control_processes_naive_code_loses_items(local_s3: LocalS3) -> None:
     acknowledged, stored = race_processes(local_s3, naive=True)
+    print(f"naive, processes: lost {lost(acknowledged, stored)} of {len(acknowledged)}")
     assert len(acknowledged) == PROCESSES * UPDATES
     assert lost(acknowledged, stored) > 0

@@ -17,7 +17,10 @@ def updates(request: pytest.FixtureRequest) -> int:
 
 
 def summary(report: SoakReport) -> str:
-    return (f"{report.updates} updates, faults {report.faults}, {report.acknowledged} acknowledged,"
+    faulted = sum(report.faults.values())
+    return (f"{report.updates} updates, {report.requests} requests, {faulted} faulted"
+            f" ({faulted / report.requests:.0%}): {report.faults};"
+            f" {report.acknowledged} acknowledged,"
             f" {report.failed} failed, {report.unknown} unknown, {len(report.lost)} lost,"
             f" {len(report.duplicated)} duplicated, {len(report.failed_but_present)} failed but"
             " present")

@@ -117,20 +117,34 @@ def test_503_slow_down_is_retried_by_botocore(local_s3: LocalS3, store: JsonStor
     assert local_s3.stats()["faults"] == {"slow_down": 2}
 
 
-def test_throttling_that_outlasts_botocore_fails_at_once_as_transient(
+def test_a_read_throttled_beyond_botocores_retries_fails_at_once_as_transient(
     local_s3: LocalS3,
 ) -> None:
     slept: list[float] = []
-    store = JsonStore(local_s3.client(max_attempts=2), local_s3.bucket,
+    store = JsonStore(local_s3.client(max_attempts=2), local_s3.bucket, cache_size=0,
                       retry=RetryPolicy(sleep=slept.append))
     store.create(KEY, [])
     local_s3.clear_requests()
     local_s3.inject("slow_down", count=2)
     with pytest.raises(StorageError) as caught:
-        store.update(KEY, lambda items: [*items, 1])
+        store.update(KEY, lambda items: [*items, 1])  # its GET is throttled twice
     assert caught.value.transient and caught.value.code == "SlowDown"
     assert caught.value.key == KEY and caught.value.request_id
     assert len(local_s3.requests) == 2 and slept == []  # botocore's 2 attempts, no more
+    assert store.get(KEY).value == []
+
+
+def test_a_throttled_write_is_retried_by_the_store_alone(local_s3: LocalS3) -> None:
+    slept: list[float] = []
+    store = JsonStore(local_s3.client(max_attempts=5), local_s3.bucket,
+                      retry=RetryPolicy(max_attempts=3, sleep=slept.append))
+    store.create(KEY, [])
+    local_s3.clear_requests()
+    local_s3.inject("slow_down", count=3)
+    with pytest.raises(RetriesExhaustedError) as caught:
+        store.update(KEY, lambda items: [*items, 1])  # written against the cache: no GET
+    assert caught.value.attempts == 3 and len(slept) == 2
+    assert [(r.method, r.status) for r in local_s3.requests] == [("PUT", 503)] * 3
     assert store.get(KEY).value == []
 
 
