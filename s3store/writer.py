@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,25 +65,14 @@ class ConditionalWriter:
         `StorageError` (permanent), and `StorageError` from a resolving request.
         """
         write_id = uuid.uuid4().hex
-        try:
-            etag = self.objects.put(key, body, write_id=write_id, if_match=base.etag,
+
+        def put() -> str:
+            return self.objects.put(key, body, write_id=write_id, if_match=base.etag,
                                     if_none_match=base.etag is None)
+
+        etag = self._send_once(put, lost, write_id, value)
+        if etag is not None:
             return Landed(write_id, etag)
-        except OutcomeUnknownError as exc:
-            lost.values[write_id] = value
-            if not self.resolve_lost_responses:
-                raise TryAgain from exc
-            log.debug("PUT %s: answer lost, resolving write %s", key, write_id)
-        except ConflictError as exc:
-            if exc.code == RACING_CONDITIONAL_WRITES:
-                raise TryAgain from exc  # 409: nothing landed; S3 asks for a retry
-            # After a lost answer, a 412 may be our own earlier write having landed.
-            if not lost or not self.resolve_lost_responses:
-                raise
-        except StorageError as exc:
-            if exc.transient:
-                raise TryAgain from exc
-            raise
         resolution = resolve(self.objects, key, ours=lost.values, base=base)
         log.debug("PUT %s: lost answer of %s resolved as %s", key, sorted(lost.values),
                   resolution.outcome.value)
@@ -123,22 +113,12 @@ class ConditionalWriter:
         lost = LostWrites()
 
         def attempt() -> None:
-            try:
+            def delete() -> str:
                 self.objects.delete(key, if_match=etag)
+                return etag
+
+            if self._send_once(delete, lost, "delete", None) is not None:
                 return
-            except OutcomeUnknownError as exc:
-                lost.values["delete"] = None
-                if not self.resolve_lost_responses:
-                    raise TryAgain from exc
-            except ConflictError as exc:
-                if exc.code == RACING_CONDITIONAL_WRITES:
-                    raise TryAgain from exc
-                if not lost or not self.resolve_lost_responses:
-                    raise
-            except StorageError as exc:
-                if exc.transient:
-                    raise TryAgain from exc
-                raise
             try:
                 head = self.objects.head(key)
             except NotFoundError:
@@ -149,6 +129,33 @@ class ConditionalWriter:
                                       "changed since", key=key, etag=etag)
 
         self._retrying(key, attempt, retry, lost)
+
+    def _send_once(self, request: Callable[[], str], lost: LostWrites, lost_id: str,
+                   value: Any) -> str | None:
+        """Send a conditional write once: its ETag, or None when its answer was lost or
+        a conflict may be an earlier lost write of ours (then it must be resolved).
+
+        Raises `TryAgain` (clearly did not land: throttled, unsent, 409), `ConflictError`
+        (clearly lost to another writer), `StorageError` (permanent).
+        """
+        try:
+            return request()
+        except OutcomeUnknownError as exc:
+            lost.values[lost_id] = value
+            if not self.resolve_lost_responses:
+                raise TryAgain from exc
+            log.debug("%s: answer lost, resolving %s", exc.key, lost_id)
+        except ConflictError as exc:
+            if exc.code == RACING_CONDITIONAL_WRITES:
+                raise TryAgain from exc  # 409: nothing landed; S3 asks for a retry
+            # After a lost answer, a 412 may be our own earlier write having landed.
+            if not lost or not self.resolve_lost_responses:
+                raise
+        except StorageError as exc:
+            if exc.transient:
+                raise TryAgain from exc
+            raise
+        return None
 
     @staticmethod
     def _retrying(key: str, attempt: Any, retry: RetryPolicy, lost: LostWrites) -> Any:
