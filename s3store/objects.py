@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import urllib3.exceptions
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
 from s3store.errors import (
@@ -191,6 +192,16 @@ def _translated(
         ) from exc
     except BotoCoreError as exc:
         raise StorageError(f"request failed: {type(exc).__name__}", key=key, etag=etag) from exc
+    except urllib3.exceptions.HTTPError as exc:
+        # botocore wraps most of these; one escaped a body read in the soak, under load.
+        if write:
+            raise OutcomeUnknownError(
+                f"the answer was lost ({type(exc).__name__}): the write may have landed",
+                key=key, etag=etag,
+            ) from exc
+        raise StorageError(
+            f"no answer from S3: {type(exc).__name__}", key=key, etag=etag, transient=True
+        ) from exc
 
 
 class ObjectClient:

@@ -6,6 +6,7 @@ import types
 from typing import Any
 
 import pytest
+import urllib3.exceptions
 from botocore.exceptions import ClientError
 
 import s3store
@@ -16,7 +17,7 @@ from s3store import (
     S3StoreError,
     StorageError,
 )
-from s3store.objects import translate_client_error
+from s3store.objects import ObjectClient, translate_client_error
 
 
 def client_error(status: int, code: str, operation: str = "PutObject") -> ClientError:
@@ -91,3 +92,24 @@ def test_all_is_complete() -> None:
     public = {name for name, value in vars(s3store).items()
               if not name.startswith("_") and not isinstance(value, types.ModuleType)}
     assert set(s3store.__all__) == public
+
+
+class _Body:
+    """A GetObject body whose read fails the way urllib3 does under load."""
+
+    def read(self, amt: int | None = None) -> bytes:
+        raise urllib3.exceptions.ReadTimeoutError(None, "/k", "Read timed out.")  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_raw_urllib3_error_while_reading_is_a_transient_storage_error() -> None:
+    events = types.SimpleNamespace(register_first=lambda *args, **kwargs: None)
+    client: Any = types.SimpleNamespace(
+        meta=types.SimpleNamespace(events=events),
+        get_object=lambda **kwargs: {"Body": _Body(), "ETag": '"e"', "ContentLength": 3},
+    )
+    with pytest.raises(StorageError) as caught:
+        ObjectClient(client, "bucket").get("k", max_bytes=100)
+    assert caught.value.transient and caught.value.key == "k"
