@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import boto3
 
-from s3store.store import JsonStore
+from s3store import JsonStore
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
