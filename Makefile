@@ -27,5 +27,8 @@ pytest: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m worker_integration.demo $(ARGS)
 
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks $(ARGS)
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info
