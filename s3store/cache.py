@@ -14,7 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["CACHE_MAX_BYTES", "Cached", "DocumentCache"]
+__all__ = ["CACHE_MAX_BYTES", "Cached", "DocumentCache", "FirstTouch"]
 
 CACHE_MAX_BYTES: Final = 64 * 1024 * 1024
 """The cache holds at most 64 MiB of document bytes, whatever its entry count."""
@@ -74,6 +74,11 @@ class DocumentCache:
             trusted = previous is None or previous.cached.etag == cached.etag
             self._store(key, _Entry(cached, trusted))
 
+    def knows(self, key: str) -> bool:
+        """Has this store seen `key` (trusted or not)?"""
+        with self._lock:
+            return key in self._entries
+
     def distrust(self, key: str) -> None:
         """What this store knew of `key` proved stale: read before writing from now on."""
         with self._lock:
@@ -103,3 +108,32 @@ class DocumentCache:
         entry = self._entries.pop(key, None)
         if entry is not None:
             self._bytes -= len(entry.cached.body)
+
+
+class FirstTouch:
+    """Whether a key this store has never seen is likely to be new.
+
+    A store that keeps creating documents (a job's first step, say) learns it from
+    its first reads finding nothing, and then writes such keys straight away with
+    `If-None-Match: *`, skipping a read that would find nothing. A create refused
+    because the key existed counts twice against the guess; both paths are correct,
+    the guess only saves (or costs) a request.
+    """
+
+    _LIMIT = 4
+    _THRESHOLD = 2
+
+    def __init__(self) -> None:
+        self._score = 0
+        self._lock = threading.Lock()
+
+    def likely_new(self) -> bool:
+        """Write an unseen key without reading it first?"""
+        with self._lock:
+            return self._score > self._THRESHOLD
+
+    def saw(self, *, new: bool, weight: int = 1) -> None:
+        """A first touch found the key absent (`new`) or present."""
+        with self._lock:
+            step = weight if new else -weight
+            self._score = max(-self._LIMIT, min(self._LIMIT, self._score + step))

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import tenacity
 
-from s3store.cache import Cached, DocumentCache
+from s3store.cache import Cached, DocumentCache, FirstTouch
 from s3store.codec import decode, encode
 from s3store.commit import NO_DEFAULT, GroupCommit, Pending, apply_mutations
 from s3store.errors import (
@@ -124,6 +124,7 @@ class JsonStore:
             self._objects, resolve_lost_responses=resolve_lost_responses
         )
         self._cache = DocumentCache(cache_size)
+        self._first_touch = FirstTouch() if cache_size > 0 else None
         self._group = GroupCommit() if group_commit else None
 
     def get(self, key: str) -> Document:
@@ -299,10 +300,16 @@ class JsonStore:
         """One attempt at a round; the document it leaves (None: nothing to write)."""
         lost = round_.lost
         cached = None if round_.fresh else self._cache.get(key)
+        guessed_new = cached is None and not round_.fresh and self._guess_new(key, batch)
         if cached is not None:
             stored: StoredObject | None = StoredObject(cached.body, cached.etag, cached.write_id)
+        elif guessed_new:
+            stored = None
         else:
+            first_touch = not self._cache.knows(key)
             stored = self._read(key)
+            if first_touch and self._first_touch is not None:
+                self._first_touch.saw(new=stored is None)
         body = stored.body if stored is not None else None
         etag = stored.etag if stored is not None else None
         new_body = apply_mutations(key, body, batch, encode=lambda v: self._encode(key, v),
@@ -310,7 +317,7 @@ class JsonStore:
         unchanged = new_body == body or (
             body is not None and new_body is not None
             and new_body == self._encode(key, decode(key, body, etag=etag)))
-        if cached is not None and (unchanged or any(p.error for p in batch)):
+        if (cached is not None or guessed_new) and (unchanged or any(p.error for p in batch)):
             # Judged on what this store last knew, which may be stale: judge it fresh
             # (without counting it against the cache: nothing proved it stale).
             round_.fresh = True
@@ -326,10 +333,15 @@ class JsonStore:
             outcome = self._writer.send(key, new_body, new_body, base=base, lost=lost)
         except ConflictError:
             self._cache.distrust(key)  # someone else wrote: what we knew is stale
+            if guessed_new and self._first_touch is not None:
+                self._first_touch.saw(new=False, weight=2)
+                round_.fresh = True
             raise
         if not isinstance(outcome, Landed):
             self._cache.distrust(key)
             raise TryAgain  # did not land, or nobody can tell: re-read and re-apply
+        if guessed_new and self._first_touch is not None:
+            self._first_touch.saw(new=True)
         written: bytes = lost.values.get(outcome.write_id, new_body)
         if outcome.write_id in lost.values:
             self._cache.distrust(key)  # found after a lost answer: maybe no longer current
@@ -337,6 +349,13 @@ class JsonStore:
             self._cache.wrote(key, Cached(written, outcome.etag, outcome.write_id))
         log.debug("update %s: %s -> %s (%d mutations)", key, base.etag, outcome.etag, len(batch))
         return StoredObject(written, outcome.etag, outcome.write_id)
+
+    def _guess_new(self, key: str, batch: list[Pending]) -> bool:
+        """Write `key` without reading it: unseen, every caller has a default, and this
+        store's unseen keys have lately been new (see `s3store.cache.FirstTouch`)."""
+        return (self._first_touch is not None and self._first_touch.likely_new()
+                and not self._cache.knows(key)
+                and all(pending.default is not NO_DEFAULT for pending in batch))
 
     @staticmethod
     def _settle(batch: list[Pending], *, key: str, stored: StoredObject | None = None,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from s3store import JsonStore, RetryPolicy
-from s3store.cache import Cached, DocumentCache
+from s3store.cache import Cached, DocumentCache, FirstTouch
 from s3store.commit import GroupCommit, Pending, apply_mutations
 from s3store.testing import FaultPlan, LocalS3
 from tests.helpers import FAST_RETRY
@@ -269,3 +269,39 @@ def test_without_group_commit_each_update_writes_alone(local_s3: LocalS3) -> Non
     concurrent_updates(store, [append(n) for n in range(6)])
     assert requests_for(local_s3, "PUT").count(200) == 6
     assert sorted(store.get(KEY).value) == list(range(6))
+
+
+# -- first touch: new keys written without a read -----------------------------------------
+
+
+def test_a_store_that_keeps_creating_documents_stops_reading_first(local_s3: LocalS3) -> None:
+    store = JsonStore(local_s3.client(), local_s3.bucket)
+    local_s3.clear_requests()
+    for job in range(6):
+        store.update(f"jobs/{job}.json", append("step-1"), default=[])
+    gets = [r.key for r in local_s3.requests if r.method == "GET"]
+    assert gets == ["jobs/0.json", "jobs/1.json", "jobs/2.json"]  # then it knew
+    assert all(r.status == 200 for r in local_s3.requests if r.method == "PUT")
+
+
+def test_a_wrong_guess_that_a_key_is_new_loses_nothing(local_s3: LocalS3) -> None:
+    store = JsonStore(local_s3.client(), local_s3.bucket)
+    for job in range(3):
+        store.update(f"jobs/{job}.json", append("step-1"), default=[])
+    other = JsonStore(local_s3.client(), local_s3.bucket)
+    other.update("jobs/existing.json", append("theirs"), default=[])
+    local_s3.clear_requests()
+    result = store.update("jobs/existing.json", append("mine"), default=[])
+    assert result.value == ["theirs", "mine"]
+    assert [(r.method, r.status) for r in local_s3.requests] == [
+        ("PUT", 412), ("GET", 200), ("PUT", 200)]
+
+
+def test_first_touch_guess_needs_evidence_and_backs_off() -> None:
+    guess = FirstTouch()
+    assert not guess.likely_new()
+    for _ in range(3):
+        guess.saw(new=True)
+    assert guess.likely_new()
+    guess.saw(new=False, weight=2)
+    assert not guess.likely_new()
