@@ -39,6 +39,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import urllib3.exceptions
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
 from s3store.errors import (
@@ -61,6 +62,7 @@ __all__ = [
     "ObjectHead",
     "ObjectVersion",
     "StoredObject",
+    "client_config",
     "translate_client_error",
 ]
 
@@ -93,6 +95,11 @@ def _without_botocore_retries() -> Iterator[None]:
         yield
     finally:
         _store_write_in_flight.reset(token)
+
+
+def client_config(**options: Any) -> Config:
+    """A botocore client `Config` (built here: this is the one module importing botocore)."""
+    return Config(**options)
 
 
 @dataclass(frozen=True)

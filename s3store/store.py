@@ -299,17 +299,8 @@ class JsonStore:
                      round_: _Round) -> StoredObject | None:
         """One attempt at a round; the document it leaves (None: nothing to write)."""
         lost = round_.lost
-        cached = None if round_.fresh else self._cache.get(key)
-        guessed_new = cached is None and not round_.fresh and self._guess_new(key, batch)
-        if cached is not None:
-            stored: StoredObject | None = StoredObject(cached.body, cached.etag, cached.write_id)
-        elif guessed_new:
-            stored = None
-        else:
-            first_touch = not self._cache.knows(key)
-            stored = self._read(key)
-            if first_touch and self._first_touch is not None:
-                self._first_touch.saw(new=stored is None)
+        stored, guessed = self._starting_point(key, batch, round_)
+        guessed_new = guessed and stored is None
         body = stored.body if stored is not None else None
         etag = stored.etag if stored is not None else None
         new_body = apply_mutations(key, body, batch, encode=lambda v: self._encode(key, v),
@@ -317,7 +308,7 @@ class JsonStore:
         unchanged = new_body == body or (
             body is not None and new_body is not None
             and new_body == self._encode(key, decode(key, body, etag=etag)))
-        if (cached is not None or guessed_new) and (unchanged or any(p.error for p in batch)):
+        if guessed and (unchanged or any(p.error for p in batch)):
             # Judged on what this store last knew, which may be stale: judge it fresh
             # (without counting it against the cache: nothing proved it stale).
             round_.fresh = True
@@ -349,6 +340,22 @@ class JsonStore:
             self._cache.wrote(key, Cached(written, outcome.etag, outcome.write_id))
         log.debug("update %s: %s -> %s (%d mutations)", key, base.etag, outcome.etag, len(batch))
         return StoredObject(written, outcome.etag, outcome.write_id)
+
+    def _starting_point(self, key: str, batch: list[Pending],
+                        round_: _Round) -> tuple[StoredObject | None, bool]:
+        """The document a round starts from, and whether that is only a guess (what
+        this store last knew, or that an unseen key is new) rather than a fresh read."""
+        if not round_.fresh:
+            cached = self._cache.get(key)
+            if cached is not None:
+                return StoredObject(cached.body, cached.etag, cached.write_id), True
+            if self._guess_new(key, batch):
+                return None, True
+        first_touch = not self._cache.knows(key)
+        stored = self._read(key)
+        if first_touch and self._first_touch is not None:
+            self._first_touch.saw(new=stored is None)
+        return stored, False
 
     def _guess_new(self, key: str, batch: list[Pending]) -> bool:
         """Write `key` without reading it: unseen, every caller has a default, and this

@@ -20,8 +20,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 import boto3
-from botocore.config import Config
 
+from s3store.objects import client_config
 from s3store.testing import moto_patches
 from s3store.testing.faults import LANDS, FaultDealer, FaultKind, FaultPlan
 
@@ -181,7 +181,7 @@ def connect(
     included), and fake credentials (the local S3 takes any). Without `session`, each
     call makes its own boto3 session, since sessions are not thread-safe.
     """
-    config = Config(
+    config = client_config(
         retries={"mode": "standard", "total_max_attempts": max_attempts},
         read_timeout=read_timeout,
         connect_timeout=connect_timeout,
