@@ -40,7 +40,7 @@ def fault_plan(seed: int, rate: float) -> FaultPlan:
     write_share = rate / 11
     return FaultPlan(
         seed=seed,
-        slow_down=rate * 0.8,
+        slow_down=rate * 0.95,
         error_before_write=write_share,
         conditional_conflict=write_share,
         error_after_write=write_share * 1.5,
