@@ -188,7 +188,9 @@ def _translated(
         raise StorageError(
             f"could not reach S3: {type(exc).__name__}", key=key, etag=etag, transient=True
         ) from exc
-    except HTTPClientError as exc:  # sent, then the answer was lost (closed, timed out)
+    except (HTTPClientError, urllib3.exceptions.HTTPError) as exc:
+        # Sent, then the answer was lost (closed, timed out). botocore wraps urllib3's
+        # errors, but one escaped a body read in the soak, under load.
         if write:
             raise OutcomeUnknownError(
                 f"the answer was lost ({type(exc).__name__}): the write may have landed",
@@ -199,16 +201,6 @@ def _translated(
         ) from exc
     except BotoCoreError as exc:
         raise StorageError(f"request failed: {type(exc).__name__}", key=key, etag=etag) from exc
-    except urllib3.exceptions.HTTPError as exc:
-        # botocore wraps most of these; one escaped a body read in the soak, under load.
-        if write:
-            raise OutcomeUnknownError(
-                f"the answer was lost ({type(exc).__name__}): the write may have landed",
-                key=key, etag=etag,
-            ) from exc
-        raise StorageError(
-            f"no answer from S3: {type(exc).__name__}", key=key, etag=etag, transient=True
-        ) from exc
 
 
 class ObjectClient:

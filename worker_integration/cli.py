@@ -24,30 +24,16 @@ from s3store import CorruptDocumentError, DocumentTooLargeError, NotFoundError
 from worker_integration.audit import FINDING_KINDS, JobAudit, audit_job
 from worker_integration.cli_context import CommandContext, CommandHelp, Progress
 from worker_integration.db_service import execution_steps_key, parse_steps
+from worker_integration.demo_report import step_row
 from worker_integration.job_listing import DEFAULT_PAGE_SIZE, list_jobs
 from worker_integration.models import ExecutionStep
 
 __all__ = ["AUDIT", "BENCH", "DEMO", "STEPS", "STEPS_HEADER", "project_root", "steps_rows"]
 
 
-def _cell(value: object) -> str:
-    return "-" if value is None else str(value)
-
-
 def steps_rows(steps: Sequence[ExecutionStep]) -> list[tuple[str, ...]]:
     """Table rows for `steps`, in the order given (see `STEPS_HEADER`)."""
-    rows: list[tuple[str, ...]] = []
-    for step in steps:
-        usage = step.usage_info
-        rows.append((
-            str(step.step_order), step.step_type, _cell(step.step_name),
-            "yes" if step.success else "FAILED",
-            "-" if step.duration_ms is None else f"{step.duration_ms:.0f} ms",
-            "-" if usage is None else str(usage.total_tokens),
-            "-" if usage is None else f"${usage.cost_usd:.6f}",
-            _cell(step.artifact_id),
-        ))
-    return rows
+    return [step_row(step) for step in steps]
 
 
 STEPS_HEADER: Final = ("order", "type", "name", "success", "duration", "tokens", "cost",

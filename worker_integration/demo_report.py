@@ -68,20 +68,23 @@ def _cell(value: object) -> str:
     return "-" if value is None else str(value)
 
 
+def step_row(step: ExecutionStep) -> tuple[str, ...]:
+    """One step as table cells: order, type, name, ok, duration, tokens, cost, artifact."""
+    usage = step.usage_info
+    return (
+        str(step.step_order), step.step_type, _cell(step.step_name),
+        "yes" if step.success else "FAILED",
+        "-" if step.duration_ms is None else f"{step.duration_ms:.0f} ms",
+        "-" if usage is None else str(usage.total_tokens),
+        "-" if usage is None else f"${usage.cost_usd:.6f}",
+        _cell(step.artifact_id),
+    )
+
+
 def steps_table(steps: Sequence[ExecutionStep]) -> str:
     """The steps as a text table: order, type, name, ok, duration, tokens, cost, artifact."""
     header = ("order", "type", "name", "ok", "duration", "tokens", "cost", "artifact")
-    rows = [header]
-    for step in steps:
-        usage = step.usage_info
-        rows.append((
-            str(step.step_order), step.step_type, _cell(step.step_name),
-            "yes" if step.success else "FAILED",
-            "-" if step.duration_ms is None else f"{step.duration_ms:.0f} ms",
-            "-" if usage is None else str(usage.total_tokens),
-            "-" if usage is None else f"${usage.cost_usd:.6f}",
-            _cell(step.artifact_id),
-        ))
+    rows = [header, *(step_row(step) for step in steps)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     right = {0, 4, 5, 6}  # numbers line up on the right
     lines = ["  ".join(cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
