@@ -320,8 +320,11 @@ class JsonStore:
             return stored
         base = (Base(None) if stored is None
                 else Base(stored.etag, stored.write_id, stored.last_modified))
+        # What this attempt writes, and which mutations it holds: if its answer is lost
+        # and a later attempt finds it landed, each caller is answered as it wrote.
+        attempt = (new_body, [pending.error for pending in batch])
         try:
-            outcome = self._writer.send(key, new_body, new_body, base=base, lost=lost)
+            outcome = self._writer.send(key, new_body, attempt, base=base, lost=lost)
         except ConflictError:
             self._cache.distrust(key)  # someone else wrote: what we knew is stale
             if guessed_new and self._first_touch is not None:
@@ -333,7 +336,9 @@ class JsonStore:
             raise TryAgain  # did not land, or nobody can tell: re-read and re-apply
         if guessed_new and self._first_touch is not None:
             self._first_touch.saw(new=True)
-        written: bytes = lost.values.get(outcome.write_id, new_body)
+        written, errors = lost.values.get(outcome.write_id, attempt)
+        for pending, error in zip(batch, errors, strict=True):
+            pending.error = error
         if outcome.write_id in lost.values:
             self._cache.distrust(key)  # found after a lost answer: maybe no longer current
         else:

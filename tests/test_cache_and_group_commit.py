@@ -14,6 +14,7 @@ import pytest
 from s3store import JsonStore, RetryPolicy
 from s3store.cache import Cached, DocumentCache, FirstTouch
 from s3store.commit import GroupCommit, Pending, apply_mutations
+from s3store.resolve import Landed, Outcome, Resolution
 from s3store.testing import FaultPlan, LocalS3
 from tests.helpers import FAST_RETRY
 
@@ -305,3 +306,39 @@ def test_first_touch_guess_needs_evidence_and_backs_off() -> None:
     assert guess.likely_new()
     guess.saw(new=False, weight=2)
     assert not guess.likely_new()
+
+
+def test_a_round_found_landed_later_answers_each_caller_as_that_write_did(
+    local_s3: LocalS3, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A round's first write is lost, then found to have landed while a later attempt
+    runs. A mutation that failed in that first write is not in S3: its caller must
+    get its error, not an acknowledgement (and the reverse)."""
+    store = JsonStore(local_s3.client(), local_s3.bucket, cache_size=0,
+                      retry=RetryPolicy(sleep=lambda _: None))
+    store.create(KEY, [])
+    sent: list[bytes] = []
+
+    def send(key: str, body: bytes, value: Any, *, base: Any, lost: Any) -> Any:
+        sent.append(body)
+        if len(sent) == 1:  # the first attempt's answer is lost, and nobody can tell yet
+            lost.values["first"] = value
+            return Resolution(Outcome.UNKNOWN)
+        return Landed("first", '"etag-of-the-first-write"')  # found: the first one landed
+
+    monkeypatch.setattr(store._writer, "send", send)
+    attempts = 0
+
+    def fails_first(items: list[str]) -> list[str]:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 1:
+            raise LookupError("not yet")
+        return [*items, "k"]
+
+    batch = [Pending(append("a")), Pending(fails_first)]
+    store._commit(KEY, batch)
+    assert sent == [b'["a"]', b'["a","k"]']
+    assert batch[0].outcome().value == ["a"]
+    with pytest.raises(LookupError):
+        batch[1].outcome()  # its mutation is not in what landed
