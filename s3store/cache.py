@@ -14,6 +14,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Final
 
+from s3store._forks import reset_after_fork
+
 __all__ = ["CACHE_MAX_BYTES", "Cached", "DocumentCache", "FirstTouch"]
 
 CACHE_MAX_BYTES: Final = 64 * 1024 * 1024
@@ -27,6 +29,7 @@ class Cached:
     body: bytes
     etag: str
     write_id: str | None
+    version_id: str | None = None
 
 
 @dataclass
@@ -51,6 +54,13 @@ class DocumentCache:
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+        reset_after_fork(self)
+
+    def _after_fork_in_child(self) -> None:
+        # Another thread may have held the lock mid-update: start empty, with a new lock.
+        self._lock = threading.Lock()
+        self._entries = OrderedDict()
+        self._bytes = 0
 
     def get(self, key: str) -> Cached | None:
         """The entry for `key`, if there is one worth writing against."""
@@ -60,6 +70,13 @@ class DocumentCache:
                 return None
             self._entries.move_to_end(key)
             return entry.cached
+
+    def peek(self, key: str) -> Cached | None:
+        """What this store last knew of `key`, trusted or not (its identity, not its bytes,
+        is what a caller wants: a write id observed before a write was sent)."""
+        with self._lock:
+            entry = self._entries.get(key)
+            return entry.cached if entry is not None else None
 
     def wrote(self, key: str, cached: Cached) -> None:
         """This store's write landed: `cached` is the document now."""
@@ -125,6 +142,10 @@ class FirstTouch:
 
     def __init__(self) -> None:
         self._score = 0
+        self._lock = threading.Lock()
+        reset_after_fork(self)
+
+    def _after_fork_in_child(self) -> None:
         self._lock = threading.Lock()
 
     def likely_new(self) -> bool:

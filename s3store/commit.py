@@ -1,12 +1,23 @@
 """Group commit: concurrent `update()`s of one key through one store share a write.
 
-While a round is being written, new mutations queue. The caller whose mutation
-opens a round (the leader) takes everything queued, applies it in order to the
-fresh value, writes once, and hands leadership to the first caller that queued
-meanwhile. Every caller returns when the round holding its mutation has landed
-(with that round's document), or with its own error: a mutation that raises fails
-only its own caller, and the round goes on without it. (turbopuffer's "queue in a
-single JSON file on object storage": buffer while a CAS is in flight, then flush.)
+While a round is being written, new mutations queue. The caller who finds the key
+idle leads the next round: it takes everything queued, applies it in order to the
+fresh value and writes once; when it is done, whoever is still queued leads the
+round after. Every caller returns when the round holding its mutation has settled
+it (with that round's document), or with its own error: a mutation that raises —
+`BaseException`s included — fails only its own caller, and the round goes on
+without it. (turbopuffer's "queue in a single JSON file on object storage": buffer
+while a CAS is in flight, then flush.)
+
+A caller is never stuck behind another that went away:
+
+- one that leaves while queued (an exception in its own thread: a signal-based
+  timeout, `SystemExit`, Ctrl-C) simply leaves the queue; one whose round is already
+  being written is left out of that round's later attempts;
+- a leader interrupted mid-round (a `BaseException` out of its request) hands the
+  round, with the writes it has sent, to one of the round's other callers, who
+  carries it on: nobody else fails, and nothing sent is forgotten;
+- a forked child starts with empty queues (the parent's leaders do not exist there).
 
 `apply_mutations` is the pure part: a round's mutations applied to stored bytes.
 """
@@ -19,10 +30,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from s3store._forks import reset_after_fork
 from s3store.codec import decode
 from s3store.errors import NotFoundError
 
-__all__ = ["NO_DEFAULT", "GroupCommit", "Pending", "apply_mutations"]
+__all__ = ["NO_DEFAULT", "GroupCommit", "Pending", "apply_mutations", "clone_error"]
 
 
 class _NoDefault:
@@ -35,14 +47,21 @@ NO_DEFAULT: Any = _NoDefault()
 
 @dataclass(eq=False)
 class Pending:
-    """One caller's mutation, waiting for the round that writes it."""
+    """One caller's mutation, waiting for the round that writes it.
+
+    `settled`: a round gave it its answer (`result` or `error`). `left`: its caller
+    stopped waiting (rounds skip it from then on). `round`: the store's state of the
+    round it is being written in, carried over if that round changes hands.
+    """
 
     mutate: Callable[[Any], Any]
     default: Any = NO_DEFAULT
+    idempotent: bool = False
     error: BaseException | None = None
     result: Any = None
-    done: threading.Event = field(default_factory=threading.Event)
-    lead: bool = False
+    settled: bool = False
+    left: bool = False
+    round: Any = None
 
     def outcome(self) -> Any:
         """The round's result for this caller, or its error raised."""
@@ -51,14 +70,25 @@ class Pending:
         return self.result
 
 
+def clone_error(error: BaseException) -> BaseException:
+    """A copy of a round's error for one of its callers (each raises its own in its thread)."""
+    try:
+        clone = copy.copy(error)
+    except Exception:  # an exception type that cannot be copied: share it
+        return error
+    clone.__cause__ = error.__cause__
+    return clone
+
+
 def apply_mutations(
     key: str, body: bytes | None, batch: list[Pending], *, encode: Callable[[Any], bytes],
     etag: str | None = None,
 ) -> bytes | None:
     """Apply each pending mutation in order, starting from the stored `body` (None: no
-    object). Each gets a private copy of the value so far; one that raises (or whose
-    result cannot be stored) gets that error and leaves the value as it was. A missing
-    document starts from the caller's `default` (`NotFoundError` without one).
+    object). Each gets a private copy of the value so far; one that raises anything
+    (or whose result cannot be stored) gets that error and leaves the value as it
+    was. A missing document starts from the caller's `default` (`NotFoundError`
+    without one).
 
     Returns the bytes after the last successful mutation (`body` if none succeeded).
     """
@@ -73,9 +103,17 @@ def apply_mutations(
             else:
                 start = decode(key, current, etag=etag)
             current = encode(pending.mutate(start))
-        except Exception as exc:  # any failure of a mutation is its caller's alone
+        except BaseException as exc:
             pending.error = exc
     return current
+
+
+@dataclass(eq=False)
+class _Queue:
+    cond: threading.Condition
+    waiting: list[Pending] = field(default_factory=list)
+    carried: list[Pending] = field(default_factory=list)  # a round handed over, to resume
+    busy: bool = False
 
 
 class GroupCommit:
@@ -83,46 +121,86 @@ class GroupCommit:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._queues: dict[str, list[Pending]] = {}
+        self._queues: dict[str, _Queue] = {}
+        reset_after_fork(self)
+
+    def _after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()
+        self._queues = {}
+
+    def queued(self, key: str) -> int:
+        """How many callers wait on `key` (queued, or carried by a handed-over round)."""
+        with self._lock:
+            queue = self._queues.get(key)
+            return 0 if queue is None else len(queue.waiting) + len(queue.carried)
 
     def submit(self, key: str, pending: Pending,
                flush: Callable[[list[Pending]], None]) -> None:
         """Queue `pending` and return once a round has settled it.
 
-        `flush(batch)` writes one round: it must settle every `Pending` of the batch
-        (set `result` or `error`) and not raise.
+        `flush(batch)` writes one round: it must settle every `Pending` of the batch that
+        has not left. If it raises (a `BaseException` in the leader's thread), the round's
+        other callers carry it on, and the exception goes on in this thread.
         """
         with self._lock:
             queue = self._queues.get(key)
-            leads = queue is None
             if queue is None:
-                self._queues[key] = [pending]
-            else:
-                queue.append(pending)
-        if not leads:
-            pending.done.wait()
-            if not pending.lead:
-                return  # settled by another caller's round
-        with self._lock:
-            batch = self._queues[key]
-            self._queues[key] = []
+                queue = self._queues[key] = _Queue(threading.Condition(self._lock))
+            queue.waiting.append(pending)
+            try:
+                batch = self._wait_to_lead(queue, pending)
+            except BaseException:
+                self._leave(key, queue, pending)
+                raise
+            if batch is None:
+                return
+            queue.busy = True
         try:
             flush(batch)
-        except BaseException as exc:  # settle everyone, then let it go on in this thread
-            for other in batch:
-                if other.error is None and other.result is None:
-                    other.error = copy.copy(exc)
+        except BaseException:
+            with self._lock:
+                pending.left = True
+                queue.carried = [p for p in batch if not (p.settled or p.left)]
+                self._idle(key, queue)
             raise
-        finally:
-            self._hand_over(key, batch)
-
-    def _hand_over(self, key: str, batch: list[Pending]) -> None:
         with self._lock:
-            waiting = self._queues[key]
-            if waiting:
-                waiting[0].lead = True  # queued while we wrote: the next round is theirs
-                waiting[0].done.set()
-            else:
-                del self._queues[key]
-        for pending in batch:
-            pending.done.set()
+            for other in batch:
+                if not (other.settled or other.left):  # a flush that broke its contract
+                    other.error = RuntimeError(f"the round writing {key!r} ended without "
+                                               "answering this update")
+                    other.settled = True
+            self._idle(key, queue)
+
+    @staticmethod
+    def _wait_to_lead(queue: _Queue, pending: Pending) -> list[Pending] | None:
+        """Wait (lock held) until `pending` is settled (None) or leads a batch (returned)."""
+        while not pending.settled:
+            if not queue.busy:
+                if queue.carried:
+                    if pending in queue.carried:  # a handed-over round: one of its own goes on
+                        batch, queue.carried = queue.carried, []
+                        return batch
+                elif pending in queue.waiting:
+                    batch, queue.waiting = queue.waiting, []
+                    return batch
+            queue.cond.wait()
+        return None
+
+    def _leave(self, key: str, queue: _Queue, pending: Pending) -> None:
+        """`pending`'s caller stops waiting (lock held): out of the queue, or out of the
+        rest of its round."""
+        pending.left = True
+        if pending in queue.waiting:
+            queue.waiting.remove(pending)
+        if pending in queue.carried:
+            queue.carried.remove(pending)
+        queue.cond.notify_all()
+        if not (queue.busy or queue.waiting or queue.carried):
+            self._queues.pop(key, None)
+
+    def _idle(self, key: str, queue: _Queue) -> None:
+        """A round ended (lock held): wake everyone; forget the key if nobody waits."""
+        queue.busy = False
+        queue.cond.notify_all()
+        if not (queue.waiting or queue.carried):
+            self._queues.pop(key, None)

@@ -21,6 +21,8 @@ code) and ``request_id`` where they apply.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "AlreadyExistsError",
     "ConditionalWritesUnsupportedError",
@@ -65,6 +67,19 @@ class S3StoreError(Exception):
         if self.request_id is not None:
             details.append(f"request_id={self.request_id}")
         return f"{self.message} ({', '.join(details)})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only fields defeat BaseException's default (args-only) reduce: rebuild
+        # from every attribute, so that errors copy (one per caller of a failed round)
+        # and pickle (across a ProcessPoolExecutor) whole.
+        return (_rebuild, (type(self), self.message, dict(self.__dict__)))
+
+
+def _rebuild(cls: type[S3StoreError], message: str, state: dict[str, Any]) -> S3StoreError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
 
 
 class NotFoundError(S3StoreError):

@@ -1,8 +1,9 @@
 """Conditional S3 object requests, and the one place botocore's errors become ours.
 
-This is the only module that imports botocore. It sends `GetObject`, `HeadObject`,
-conditional `PutObject` and conditional `DeleteObject`, and translates every
-`ClientError` / `BotoCoreError` into the `s3store.errors` tree:
+This is the only module that imports botocore (with `s3store._sent`, its table of
+which transport errors prove a request unsent). It sends `GetObject`, `HeadObject`,
+conditional `PutObject` and conditional `DeleteObject`, lists versions, and
+translates every `ClientError` / `BotoCoreError` into the `s3store.errors` tree:
 
 | S3 answer                                     | error                                 |
 |-----------------------------------------------|---------------------------------------|
@@ -11,21 +12,26 @@ conditional `PutObject` and conditional `DeleteObject`, and translates every
 | 404 `NoSuchKey` on an `If-Match` write/delete | `ConflictError` (the object is gone)  |
 | 404 `NoSuchKey` / `404` on a read             | `NotFoundError`                       |
 | 409 `ConditionalRequestConflict`              | `ConflictError` (re-read and retry)   |
+| 501 `NotImplemented` (an unsupported header) | `StorageError(transient=False)`       |
 | 503 `SlowDown`, other 5xx, throttling codes,  | `StorageError(transient=True)`        |
 | connection errors, read/connect timeouts      |                                       |
 | `AccessDenied`, `NoSuchBucket`, anything else | `StorageError(transient=False)`       |
 
 Writes (`put`, conditional `delete`) differ in two ways:
 
-- botocore does not retry them: a retry of a conditional write whose first answer
+- botocore never retries them: a retry of a conditional write whose first answer
   was lost sees 412 although the write landed. A `needs-retry` handler registered
-  first on the client answers "no" while a store write is in flight (a context
-  variable says so); every other request keeps botocore's retries. The store
-  retries its writes itself (see `s3store.retry`).
-- an answer that may come after the write landed — 5xx other than 503 `SlowDown`,
-  a dropped connection, a read timeout — raises `OutcomeUnknownError`: the store
-  then asks `HeadObject` whether the object carries the write's id
-  (`x-amz-meta-s3store-write-id`, stamped on every `put`).
+  first on the client takes the first answer of a store write away from botocore's
+  retry handlers when one of them could retry it (a 5xx, a throttle, an exception):
+  it raises, so that no later handler runs — none retries, none charges the
+  client's retry quota (a handler that answered "no retry" would still let
+  botocore's standard handler charge it, and botocore before 1.43.9 read such an
+  answer as "retry after 0 s"). Every other request of the client keeps botocore's
+  retries as configured. The store retries its writes itself (see `s3store.retry`).
+- an answer that may come after the write landed — a 5xx other than 503 `SlowDown`
+  or 501, a transport error that does not prove the request unsent
+  (`s3store._sent`) — raises the private `AnswerLost`: the store then decides what
+  became of the write (`s3store.resolve`) and only it raises `OutcomeUnknownError`.
 """
 
 from __future__ import annotations
@@ -40,14 +46,14 @@ from typing import TYPE_CHECKING, Any
 
 import urllib3.exceptions
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 
+from s3store._sent import request_may_have_been_sent
 from s3store.errors import (
     AlreadyExistsError,
     ConflictError,
     DocumentTooLargeError,
     NotFoundError,
-    OutcomeUnknownError,
     S3StoreError,
     StorageError,
 )
@@ -57,16 +63,19 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RACING_CONDITIONAL_WRITES",
+    "REPEATED_LISTING",
     "WRITE_ID_METADATA",
+    "AnswerLost",
     "ObjectClient",
     "ObjectHead",
     "ObjectVersion",
+    "PutResult",
     "StoredObject",
     "client_config",
     "translate_client_error",
 ]
 
-log = logging.getLogger("s3store")
+log = logging.getLogger(__name__)
 
 _THROTTLING_CODES = frozenset(
     {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests"}
@@ -76,23 +85,64 @@ _TRANSIENT_CODES = frozenset({"RequestTimeout", "InternalError", "ServiceUnavail
 RACING_CONDITIONAL_WRITES = "ConditionalRequestConflict"
 """S3's 409 code when conditional writes to one key race: nothing landed, retry."""
 
+REPEATED_LISTING = "RepeatedListingPage"
+"""`StorageError.code` when a server's listing repeats a page (it would loop forever)."""
+
 WRITE_ID_METADATA = "s3store-write-id"
 """User-metadata key of the unique id stamped on every write (`x-amz-meta-s3store-write-id`)."""
 
-_VETO_ID = "s3store.no-botocore-retry-of-store-writes"
+_UNVERSIONED = "null"  # S3's version id of an object written while versioning was off
+
+_HANDLER_ID = "s3store.store-writes-answer-to-the-store"
 _store_write_in_flight: ContextVar[bool] = ContextVar("s3store_write_in_flight", default=False)
 
 
-def _veto_botocore_retry(**_: Any) -> bool | None:
-    """`needs-retry` handler: False (no retry) for the store's writes, no opinion otherwise."""
-    return False if _store_write_in_flight.get() else None
+class AnswerLost(Exception):
+    """Internal: a write was sent and its answer lost; it may have landed.
+
+    Raised by `ObjectClient.put` / `.delete`; never leaves the store, which resolves it
+    and, where nobody can tell, raises the public `OutcomeUnknownError`.
+    """
+
+    def __init__(self, detail: str, *, key: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.key = key
+
+
+class _FirstAnswer(Exception):
+    """Internal: the first answer to a store write, taken from botocore's retry handlers."""
+
+    def __init__(self, parsed: dict[str, Any] | None, caught: BaseException | None) -> None:
+        super().__init__("the answer to a store write")
+        self.parsed = parsed
+        self.caught = caught
+
+
+def _take_store_write_answer(
+    response: Any = None, caught_exception: BaseException | None = None, **_: Any
+) -> None:
+    """`needs-retry` handler, first on the client: a store write's retryable answer is raised
+    past botocore's own handlers (none of them runs, so none retries or charges quota)."""
+    if not _store_write_in_flight.get():
+        return
+    if caught_exception is not None:
+        raise _FirstAnswer(None, caught_exception)
+    if response is not None:
+        http, parsed = response
+        if http.status_code >= 500 or http.status_code == 429:
+            raise _FirstAnswer(parsed, None)
 
 
 @contextmanager
-def _without_botocore_retries() -> Iterator[None]:
+def _store_write() -> Iterator[None]:
     token = _store_write_in_flight.set(True)
     try:
         yield
+    except _FirstAnswer as answer:
+        if answer.caught is not None:
+            raise answer.caught from None
+        raise ClientError(answer.parsed or {}, "store write") from None  # type: ignore[arg-type]
     finally:
         _store_write_in_flight.reset(token)
 
@@ -105,12 +155,12 @@ def client_config(**options: Any) -> Config:
 @dataclass(frozen=True)
 class StoredObject:
     """An object's bytes, the ETag they were read under, the id of the write that made
-    them and when it was made (S3's whole-second `Last-Modified`)."""
+    them, and its version id (None on a bucket that never had versioning)."""
 
     body: bytes
     etag: str
     write_id: str | None
-    last_modified: datetime | None = None
+    version_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -124,11 +174,23 @@ class ObjectHead:
 
 @dataclass(frozen=True)
 class ObjectVersion:
-    """One version of an object, as `ListObjectVersions` lists it (newest first)."""
+    """One version of an object (not a delete marker), as `ListObjectVersions` lists it."""
 
     version_id: str
     etag: str
     last_modified: datetime
+
+
+@dataclass(frozen=True)
+class PutResult:
+    """What a landed `PutObject` answered: the new ETag, and its version id if any."""
+
+    etag: str
+    version_id: str | None
+
+
+def _version_id(value: Any) -> str | None:
+    return str(value) if value else None
 
 
 def translate_client_error(  # noqa: PLR0911 - a table: one return per row
@@ -137,13 +199,13 @@ def translate_client_error(  # noqa: PLR0911 - a table: one return per row
     key: str,
     etag: str | None = None,
     if_none_match: bool = False,
-    write: bool = False,
+    header: str | None = None,
 ) -> S3StoreError:
     """Map one botocore `ClientError` to the store's error for it.
 
     `etag` is the ETag a conditional request named (`If-Match`), `if_none_match`
-    whether it was a create; both decide what 412 and 404 mean. For a `write`, an
-    answer that can come after the write landed is `OutcomeUnknownError`.
+    whether it was a create; both decide what 412 and 404 mean. `header` names the
+    conditional header sent, for a 501 (a server that does not implement it).
     """
     error = exc.response.get("Error", {})
     meta = exc.response.get("ResponseMetadata", {})
@@ -163,51 +225,65 @@ def translate_client_error(  # noqa: PLR0911 - a table: one return per row
         if etag is not None:
             return ConflictError("the object was deleted since it was read", **context)
         return NotFoundError("no object at this key", **context)
+    if status == 501 or code == "NotImplemented":
+        named = error.get("Header") or header or "a header of this request"
+        return StorageError(
+            f"the endpoint does not implement {named} ({detail}): it cannot be used for this",
+            status=status, transient=False, **context)
     throttled = code in _THROTTLING_CODES or status == 429
     server_error = code in _TRANSIENT_CODES or (isinstance(status, int) and status >= 500)
-    if write and server_error and not throttled:
-        return OutcomeUnknownError(f"S3 answered {status} {code}: the write may have landed",
-                                   **context)
-    transient = throttled or server_error
     return StorageError(
-        f"S3 refused the request: {detail}", status=status, transient=transient, **context
+        f"S3 refused the request: {detail}", status=status, transient=throttled or server_error,
+        **context,
     )
+
+
+def _may_have_landed(exc: ClientError) -> bool:
+    """Can this error answer come after the write was applied (a 5xx but 501 and SlowDown)?"""
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    code = exc.response.get("Error", {}).get("Code")
+    if status == 501 or code == "NotImplemented" or code in _THROTTLING_CODES:
+        return False
+    return (isinstance(status, int) and status >= 500) or code in _TRANSIENT_CODES - {
+        "RequestTimeout"}  # S3's RequestTimeout (400): the body never fully arrived
 
 
 @contextmanager
 def _translated(
-    key: str, *, etag: str | None = None, if_none_match: bool = False, write: bool = False
+    key: str, *, etag: str | None = None, if_none_match: bool = False, write: bool = False,
+    header: str | None = None,
 ) -> Iterator[None]:
     try:
         yield
     except ClientError as exc:
+        if write and _may_have_landed(exc):
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            raise AnswerLost(f"S3 answered {status} "
+                             f"{exc.response.get('Error', {}).get('Code')}", key=key) from exc
         raise translate_client_error(
-            exc, key=key, etag=etag, if_none_match=if_none_match, write=write
+            exc, key=key, etag=etag, if_none_match=if_none_match, header=header
         ) from exc
-    except ConnectionError as exc:  # no connection: the request was never sent
+    except (BotoCoreError, urllib3.exceptions.HTTPError, OSError) as exc:
+        # A transport error (botocore wraps urllib3's, but one escaped a body read in the
+        # soak, under load). Only some classes prove the request never left.
+        sent = request_may_have_been_sent(exc)
+        if write and sent:
+            raise AnswerLost(f"the answer was lost ({type(exc).__name__})", key=key) from exc
+        # The network's fault is transient; a refused signature or parameter is not.
+        transport = isinstance(exc, HTTPClientError | urllib3.exceptions.HTTPError | OSError)
         raise StorageError(
-            f"could not reach S3: {type(exc).__name__}", key=key, etag=etag, transient=True
+            f"{'no answer from' if sent else 'could not reach'} S3: {type(exc).__name__}",
+            key=key, etag=etag, transient=transport,
         ) from exc
-    except (HTTPClientError, urllib3.exceptions.HTTPError) as exc:
-        # Sent, then the answer was lost (closed, timed out). botocore wraps urllib3's
-        # errors, but one escaped a body read in the soak, under load.
-        if write:
-            raise OutcomeUnknownError(
-                f"the answer was lost ({type(exc).__name__}): the write may have landed",
-                key=key, etag=etag,
-            ) from exc
-        raise StorageError(
-            f"no answer from S3: {type(exc).__name__}", key=key, etag=etag, transient=True
-        ) from exc
-    except BotoCoreError as exc:
-        raise StorageError(f"request failed: {type(exc).__name__}", key=key, etag=etag) from exc
 
 
 class ObjectClient:
     """A bucket seen through a boto3 S3 client: reads, conditional writes, conditional deletes.
 
-    `expected_bucket_owner`, when set, is sent as `ExpectedBucketOwner` on every request,
-    so that a bucket that changed hands is refused (403) instead of written to.
+    It registers one `needs-retry` handler on the client (once per client, however many
+    stores share it), which only acts on the store's own writes. `expected_bucket_owner`,
+    when set, is sent as `ExpectedBucketOwner` on every request, so that a bucket that
+    changed hands is refused (403) instead of written to.
     """
 
     def __init__(
@@ -218,11 +294,11 @@ class ObjectClient:
         self._owner: dict[str, Any] = (
             {"ExpectedBucketOwner": expected_bucket_owner} if expected_bucket_owner else {}
         )
+        self._versioning_enabled = False  # once Enabled, a bucket never goes back to unversioned
         for operation in ("PutObject", "DeleteObject"):
-            # unique_id: registered once per client, however many stores share it.
-            handler: Any = _veto_botocore_retry  # botocore's stubs expect handlers to return None
+            handler: Any = _take_store_write_answer  # botocore's stubs expect handlers -> None
             client.meta.events.register_first(
-                f"needs-retry.s3.{operation}", handler, unique_id=_VETO_ID + operation
+                f"needs-retry.s3.{operation}", handler, unique_id=_HANDLER_ID + operation
             )
 
     def get(self, key: str, *, max_bytes: int) -> StoredObject:
@@ -250,11 +326,11 @@ class ObjectClient:
             body=data,
             etag=response["ETag"],
             write_id=response.get("Metadata", {}).get(WRITE_ID_METADATA),
-            last_modified=response.get("LastModified"),
+            version_id=_version_id(response.get("VersionId")),
         )
 
     def head(self, key: str, *, version_id: str | None = None) -> ObjectHead:
-        """The current object's (or one version's) ETag and write id.
+        """The current object's (or one version's) ETag, version id and write id.
 
         A read: botocore retries it. Raises `NotFoundError`, `StorageError`.
         """
@@ -265,25 +341,53 @@ class ObjectClient:
             )
         return ObjectHead(
             etag=response["ETag"],
-            version_id=response.get("VersionId"),
+            version_id=_version_id(response.get("VersionId")),
             write_id=response.get("Metadata", {}).get(WRITE_ID_METADATA),
         )
 
-    def versions(self, key: str, *, limit: int) -> tuple[list[ObjectVersion], bool]:
-        """Up to `limit` versions of exactly `key`, newest first (delete markers left out),
-        and whether that is all of them.
+    def versioning_enabled(self, key: str) -> bool:
+        """Does the bucket keep every version (versioning `Enabled`, not `Suspended`)?
 
-        On a bucket without versioning, only the current object (version id "null").
+        Raises `StorageError` (e.g. `AccessDenied` without `s3:GetBucketVersioning`).
         """
-        with _translated(key):
-            response = self.client.list_object_versions(
-                Bucket=self.bucket, Prefix=key, MaxKeys=limit, **self._owner
-            )
-        versions = [
-            ObjectVersion(item["VersionId"], item["ETag"], item["LastModified"])
-            for item in response.get("Versions", []) if item["Key"] == key
-        ]
-        return versions, not response.get("IsTruncated", False)
+        if not self._versioning_enabled:
+            with _translated(key):
+                response = self.client.get_bucket_versioning(Bucket=self.bucket, **self._owner)
+            self._versioning_enabled = response.get("Status") == "Enabled"
+        return self._versioning_enabled
+
+    def versions(self, key: str, *, page_size: int = 100) -> Iterator[ObjectVersion]:
+        """Every version of exactly `key` (delete markers left out), newest first, page by page.
+
+        Raises `StorageError` — code `RepeatedListingPage` when the server repeats a page
+        or a version (some S3-compatible servers loop) — rather than walking forever.
+        """
+        markers: dict[str, Any] = {}
+        seen_pages: set[tuple[str, str]] = set()
+        seen_versions: set[str] = set()
+        while True:
+            with _translated(key):
+                response = self.client.list_object_versions(
+                    Bucket=self.bucket, Prefix=key, MaxKeys=page_size, **markers, **self._owner
+                )
+            for item in response.get("Versions", []):
+                if item["Key"] != key:
+                    if item["Key"] > key:
+                        return  # listed in key order: past ours, nothing more of it
+                    continue
+                version_id = str(item.get("VersionId") or _UNVERSIONED)
+                if version_id in seen_versions:
+                    raise _repeated(key, f"version {version_id} listed twice")
+                seen_versions.add(version_id)
+                yield ObjectVersion(version_id, item["ETag"], item["LastModified"])
+            if not response.get("IsTruncated"):
+                return
+            page = (str(response.get("NextKeyMarker", "")),
+                    str(response.get("NextVersionIdMarker", "")))
+            if page in seen_pages or page == ("", ""):
+                raise _repeated(key, f"the page after marker {page} was asked for twice")
+            seen_pages.add(page)
+            markers = {"KeyMarker": page[0], "VersionIdMarker": page[1]}
 
     def put(
         self,
@@ -293,20 +397,22 @@ class ObjectClient:
         write_id: str,
         if_match: str | None = None,
         if_none_match: bool = False,
-    ) -> str:
-        """Write an object stamped with `write_id`, conditionally; returns the new ETag.
+    ) -> PutResult:
+        """Write an object stamped with `write_id`, conditionally.
 
         `if_match`: only replace the object with this ETag (`ConflictError` otherwise,
         also when it is gone). `if_none_match`: only create (`AlreadyExistsError`).
-        Sent once (botocore does not retry it); a lost answer is `OutcomeUnknownError`.
+        Sent once (botocore does not retry it); a lost answer is the private `AnswerLost`.
         """
         condition: dict[str, Any] = {}
         if if_match is not None:
             condition["IfMatch"] = if_match
         if if_none_match:
             condition["IfNoneMatch"] = "*"
-        with _translated(key, etag=if_match, if_none_match=if_none_match, write=True), \
-                _without_botocore_retries():
+        header = ("If-None-Match on PutObject" if if_none_match
+                  else "If-Match on PutObject" if if_match else None)
+        with _translated(key, etag=if_match, if_none_match=if_none_match, write=True,
+                         header=header), _store_write():
             response = self.client.put_object(
                 Bucket=self.bucket,
                 Key=key,
@@ -318,19 +424,25 @@ class ObjectClient:
             )
         log.debug("PUT %s if_match=%s create=%s -> %s", key, if_match, if_none_match,
                   response["ETag"])
-        return response["ETag"]
+        return PutResult(response["ETag"], _version_id(response.get("VersionId")))
 
     def delete(self, key: str, *, if_match: str | None = None) -> None:
         """Delete an object; with `if_match`, only that version (`ConflictError` otherwise).
 
-        A conditional delete is sent once, like `put`; a lost answer is `OutcomeUnknownError`.
+        A conditional delete is sent once, like `put`; a lost answer is `AnswerLost`.
         """
         if if_match is None:  # idempotent: botocore may retry it as it likes
             with _translated(key):
                 self.client.delete_object(Bucket=self.bucket, Key=key, **self._owner)
         else:
-            with _translated(key, etag=if_match, write=True), _without_botocore_retries():
+            with _translated(key, etag=if_match, write=True,
+                             header="If-Match on DeleteObject"), _store_write():
                 self.client.delete_object(
                     Bucket=self.bucket, Key=key, IfMatch=if_match, **self._owner
                 )
         log.debug("DELETE %s if_match=%s", key, if_match)
+
+
+def _repeated(key: str, what: str) -> StorageError:
+    return StorageError(f"the server's ListObjectVersions loops: {what}", key=key,
+                        code=REPEATED_LISTING, transient=False)

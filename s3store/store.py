@@ -9,7 +9,6 @@ silently lost: either it lands on top of that writer's data or it is retried.
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 import uuid
@@ -21,7 +20,7 @@ import tenacity
 
 from s3store.cache import Cached, DocumentCache, FirstTouch
 from s3store.codec import decode, encode
-from s3store.commit import NO_DEFAULT, GroupCommit, Pending, apply_mutations
+from s3store.commit import NO_DEFAULT, GroupCommit, Pending, apply_mutations, clone_error
 from s3store.errors import (
     AlreadyExistsError,
     ConditionalWritesUnsupportedError,
@@ -31,18 +30,19 @@ from s3store.errors import (
     OutcomeUnknownError,
     RetriesExhaustedError,
     S3StoreError,
+    StorageError,
 )
-from s3store.objects import ObjectClient, StoredObject
-from s3store.resolve import Base, Landed
+from s3store.objects import RACING_CONDITIONAL_WRITES, ObjectClient, StoredObject
+from s3store.resolve import Base, Landed, Outcome, Resolution
 from s3store.retry import RetryPolicy
-from s3store.writer import ConditionalWriter, LostWrites, TryAgain
+from s3store.writer import Again, ConditionalWriter, LostWrites
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 __all__ = ["DEFAULT_CACHE_SIZE", "DEFAULT_MAX_DOCUMENT_BYTES", "Document", "JsonStore"]
 
-log = logging.getLogger("s3store")
+log = logging.getLogger(__name__)
 
 DEFAULT_MAX_DOCUMENT_BYTES: Final = 8 * 1024 * 1024
 """Documents over 8 MiB are refused, when read and when written."""
@@ -54,12 +54,31 @@ DEFAULT_CACHE_SIZE: Final = 1024
 """Documents a store remembers (value and ETag) to skip the GET of its next update."""
 
 
+class _Nothing:
+    def __repr__(self) -> str:
+        return "<nothing>"
+
+
+_NOTHING: Any = _Nothing()
+_WRONG_GUESS: Final = _Nothing()
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """What one write of a round held: its bytes, and each caller's mutation error."""
+
+    body: bytes
+    errors: dict[Pending, BaseException | None]
+
+
 @dataclass
 class _Round:
-    """One round's bookkeeping across its attempts."""
+    """One round's bookkeeping across its attempts (and across a hand-over)."""
 
     lost: LostWrites = field(default_factory=LostWrites)
     fresh: bool = False  # read S3 rather than trust the cache
+    resume: Any = _NOTHING  # a document a resolution proved current: start from it
+    started: float = field(default_factory=time.monotonic)
 
 
 @dataclass(frozen=True)
@@ -136,37 +155,45 @@ class JsonStore:
         check_key(key)
         stored = self._objects.get(key, max_bytes=self.max_document_bytes)
         document = Document(key, decode(key, stored.body, etag=stored.etag), stored.etag)
-        self._cache.read(key, Cached(stored.body, stored.etag, stored.write_id))
+        self._cache.read(key, _cached(stored))
         return document
 
     def create(self, key: str, value: Any) -> Document:
         """Store `value` at `key` only if the key is free (`If-None-Match: *`).
 
-        Raises `AlreadyExistsError`, `OutcomeUnknownError`, `InvalidValueError`,
+        Raises `AlreadyExistsError`, `OutcomeUnknownError` (the answer was lost and
+        nobody can tell whether it landed: on a bucket without versioning, a create
+        whose answer was lost and whose key is still free is one, since another
+        writer may have deleted it since), `InvalidValueError`,
         `DocumentTooLargeError`, `InvalidKeyError`, `StorageError`.
         """
         check_key(key)
         body = self._encode(key, value)
         self._cache.discard(key)
-        etag = self._writer.write(key, body, value, base=Base(None), retry=self.retry)
-        self._cache.wrote(key, Cached(body, etag, None))
-        return Document(key, value, etag)
+        landed = self._writer.write(key, body, base=Base(None), retry=self.retry)
+        self._cache.wrote(key, Cached(body, landed.etag, landed.write_id, landed.version_id))
+        return Document(key, value, landed.etag)
 
     def replace(self, key: str, value: Any, *, etag: str) -> Document:
         """Store `value` at `key` only if the object there still has `etag` (`If-Match`).
 
-        Raises `ConflictError` (the object changed or was deleted), `OutcomeUnknownError`,
-        `InvalidValueError`, `DocumentTooLargeError`, `InvalidKeyError`, `StorageError`.
+        Raises `ConflictError` (the object changed or was deleted), `OutcomeUnknownError`
+        (the answer was lost and nobody can tell whether it landed: without versions,
+        an object that still has `etag` proves nothing unless this store knows which
+        write made it), `InvalidValueError`, `DocumentTooLargeError`, `InvalidKeyError`,
+        `StorageError`.
         """
         check_key(key)
         body = self._encode(key, value)
+        base = self._base_for(key, etag)
         self._cache.discard(key)
-        new_etag = self._writer.write(key, body, value, base=Base(etag), retry=self.retry)
-        self._cache.wrote(key, Cached(body, new_etag, None))
-        return Document(key, value, new_etag)
+        landed = self._writer.write(key, body, base=base, retry=self.retry)
+        self._cache.wrote(key, Cached(body, landed.etag, landed.write_id, landed.version_id))
+        return Document(key, value, landed.etag)
 
     def update(
-        self, key: str, mutate: Callable[[Any], Any], *, default: Any = NO_DEFAULT
+        self, key: str, mutate: Callable[[Any], Any], *, default: Any = NO_DEFAULT,
+        idempotent: bool = False,
     ) -> Document:
         """Apply `mutate` to the document at `key` and store the result, without losing
         any concurrent write.
@@ -181,19 +208,20 @@ class JsonStore:
         mutations are applied in turn, written once, and each caller gets that
         round's document (which holds its own mutation, and possibly others').
 
-        Exactly once: when a write's answer is lost, the store finds out by its write
-        id whether it landed. Only if another writer replaced it before that could be
-        checked (and the bucket keeps no versions to look in) is `mutate` applied again
-        on the new value — so for exactly-once effects in that case, `mutate` must be
-        idempotent (an upsert by id, not a blind append).
+        Exactly once: when a write's answer is lost, the store looks for proof of what
+        became of it (`s3store.resolve`): it landed (success), it did not (re-read and
+        re-apply), or nobody can tell — then `OutcomeUnknownError`, unless the caller
+        declared `idempotent=True` (applying `mutate` again to a value that already
+        holds its effect changes nothing, like an upsert by id): then it is applied
+        again, so the effect is there at least once.
 
         Raises whatever `mutate` raises (nothing of it is written), `RetriesExhaustedError`
-        when conflicts outlast the retry policy, `OutcomeUnknownError` when a lost
-        answer could not be resolved, `CorruptDocumentError`, `InvalidValueError`,
-        `DocumentTooLargeError`, `InvalidKeyError`, `StorageError`.
+        when conflicts outlast the retry policy, `OutcomeUnknownError`,
+        `CorruptDocumentError`, `InvalidValueError`, `DocumentTooLargeError`,
+        `InvalidKeyError`, `StorageError`.
         """
         check_key(key)
-        pending = Pending(mutate, default)
+        pending = Pending(mutate, default, idempotent)
         if self._group is None:
             self._commit(key, [pending])
         else:
@@ -205,15 +233,19 @@ class JsonStore:
         """Delete the object at `key`; with `etag`, only if it is still that version.
 
         Without `etag`, deleting a missing key is not an error (as in S3). With it,
-        `ConflictError` if the object changed or is gone. Raises `OutcomeUnknownError`,
-        `InvalidKeyError`, `StorageError`.
+        `ConflictError` if the object changed or is gone, and `OutcomeUnknownError`
+        when the answer was lost and nobody can tell whether this delete happened.
+        Raises `InvalidKeyError`, `StorageError` (a 501 from a server that does not
+        implement conditional deletes is one, naming the header).
         """
         check_key(key)
-        self._cache.discard(key)
         if etag is None:
+            self._cache.discard(key)
             self._objects.delete(key)
         else:
-            self._writer.delete(key, etag=etag, retry=self.retry)
+            base = self._base_for(key, etag)
+            self._cache.discard(key)
+            self._writer.delete(key, base=base, retry=self.retry)
 
     def verify_conditional_writes(self, *, prefix: str = "") -> None:
         """Check that the endpoint honours `If-None-Match: *` and `If-Match` on `PutObject`.
@@ -225,7 +257,7 @@ class JsonStore:
         key = f"{prefix}.s3store-probe/{uuid.uuid4().hex}.json"
         check_key(key)
         probe = uuid.uuid4().hex
-        etag = self._objects.put(key, b'{"probe":1}', write_id=probe, if_none_match=True)
+        etag = self._objects.put(key, b'{"probe":1}', write_id=probe, if_none_match=True).etag
         try:
             try:
                 self._objects.put(key, b'{"probe":2}', write_id=probe, if_none_match=True)
@@ -254,97 +286,197 @@ class JsonStore:
     def _encode(self, key: str, value: Any) -> bytes:
         return encode(key, value, max_bytes=self.max_document_bytes)
 
+    def _base_for(self, key: str, etag: str) -> Base:
+        """The version a caller's `etag` names, with the identity this store observed
+        for it (a write id, a version id) when it knows one."""
+        known = self._cache.peek(key)
+        if known is not None and known.etag == etag:
+            return Base(etag, known.write_id, known.version_id)
+        return Base(etag)
+
     def _read(self, key: str) -> StoredObject | None:
         try:
             stored = self._objects.get(key, max_bytes=self.max_document_bytes)
         except NotFoundError:
             return None
-        self._cache.read(key, Cached(stored.body, stored.etag, stored.write_id))
+        self._cache.read(key, _cached(stored))
         return stored
 
     def _commit(self, key: str, batch: list[Pending]) -> None:
         """Write one round: every pending mutation applied, one conditional write,
-        retried under the policy; settles each `Pending` (never raises)."""
-        started = time.monotonic()
-        round_ = _Round()
-        lost = round_.lost
+        retried under the policy; settles each `Pending` that has not left. Raises only
+        a `BaseException` (the round then stays on its callers, to be carried on)."""
+        carried = next((p.round for p in batch if isinstance(p.round, _Round)), None)
+        round_ = carried if carried is not None else _Round()
+        for pending in batch:
+            pending.round = round_
+        members = [p for p in batch if not p.left]
         try:
-            stored: StoredObject | None = self.retry.retrying((ConflictError, TryAgain))(
-                self._commit_once, key, batch, round_)
+            stored = self.retry.retrying((ConflictError, Again))(
+                self._commit_once, key, members, round_)
         except tenacity.RetryError as exc:
             attempts = exc.last_attempt.attempt_number
-            elapsed = time.monotonic() - started
-            cause = exc.last_attempt.exception()
-            if lost:
-                error: S3StoreError = OutcomeUnknownError(
+            elapsed = time.monotonic() - round_.started
+            if round_.lost.open:
+                error: BaseException = OutcomeUnknownError(
                     f"gave up after {attempts} attempts; an answer was lost on the way, so "
                     "this update may have landed", key=key)
             else:
                 error = RetriesExhaustedError(
                     f"gave up after {attempts} attempts in {elapsed:.2f}s of conflicting or "
                     "failed writes", key=key, attempts=attempts, elapsed=elapsed)
-            error.__cause__ = cause
-            self._settle(batch, key=key, error=error)
+            last = exc.last_attempt.exception()
+            error.__cause__ = last.__cause__ if isinstance(last, Again) else last
+            self._settle(members, key=key, error=error)
         except S3StoreError as exc:
-            if lost and not isinstance(exc, OutcomeUnknownError):
-                unknown = OutcomeUnknownError(
+            error = exc
+            if round_.lost.open and not isinstance(exc, OutcomeUnknownError):
+                error = OutcomeUnknownError(
                     "an answer was lost and the store could not ask S3 about it", key=key)
-                unknown.__cause__ = exc
-                exc = unknown
-            self._settle(batch, key=key, error=exc)
+                error.__cause__ = exc
+            self._settle(members, key=key, error=error)
+        except Exception as exc:
+            self._settle(members, key=key, error=exc)
         else:
-            self._settle(batch, key=key, stored=stored)
+            self._settle(members, key=key, stored=stored)
 
     def _commit_once(self, key: str, batch: list[Pending],
                      round_: _Round) -> StoredObject | None:
-        """One attempt at a round; the document it leaves (None: nothing to write)."""
-        lost = round_.lost
-        stored, guessed = self._starting_point(key, batch, round_)
-        guessed_new = guessed and stored is None
+        """One attempt at a round; the document it leaves (None: nothing to write).
+
+        An attempt that starts from a guess (what this store last knew, or that an unseen
+        key is new) and finds it wrong goes on from a fresh read within the same attempt:
+        a wrong guess costs a request, never one of the caller's attempts.
+        """
+        members = [p for p in batch if not (p.left or p.settled)]
+        if not members:
+            return None
+        if round_.lost.unresolved is not None:  # a lost answer still open: resolve it first
+            try:
+                found = self._writer.resolve_open(key, round_.lost)
+            except StorageError as exc:
+                if exc.transient:
+                    raise Again from exc
+                raise
+            if isinstance(found, Landed):
+                return self._landed(key, members, round_, found, None)
+            self._lost(key, members, round_, _NOTHING, found)
+            return None
+        if round_.resume is not _NOTHING:
+            stored, guessed = round_.resume, False  # proven current by a resolution
+            round_.resume = _NOTHING
+        else:
+            stored, guessed = self._starting_point(key, members, round_)
+        if guessed:
+            outcome = self._write(key, members, round_, stored, guessed=True)
+            if not isinstance(outcome, _Nothing):
+                return outcome
+            round_.fresh = True
+            stored = self._read_fresh(key)
+        outcome = self._write(key, members, round_, stored, guessed=False)
+        return None if isinstance(outcome, _Nothing) else outcome  # only guesses are wrong
+
+    def _write(self, key: str, members: list[Pending], round_: _Round,
+               stored: StoredObject | None, *, guessed: bool) -> StoredObject | _Nothing | None:
+        """Apply the round's mutations to `stored` and write the result conditionally.
+
+        Returns the document left, or `_WRONG_GUESS` when a guessed starting point proved
+        stale. Raises `ConflictError` / `Again` for the retry loop, `S3StoreError`.
+        """
         body = stored.body if stored is not None else None
         etag = stored.etag if stored is not None else None
-        new_body = apply_mutations(key, body, batch, encode=lambda v: self._encode(key, v),
+        new_body = apply_mutations(key, body, members, encode=lambda v: self._encode(key, v),
                                    etag=etag)
         unchanged = new_body == body or (
             body is not None and new_body is not None
             and new_body == self._encode(key, decode(key, body, etag=etag)))
-        if guessed and (unchanged or any(p.error for p in batch)):
-            # Judged on what this store last knew, which may be stale: judge it fresh
-            # (without counting it against the cache: nothing proved it stale).
-            round_.fresh = True
-            raise TryAgain
+        if guessed and (unchanged or any(p.error for p in members)):
+            return _WRONG_GUESS  # judged on what may be stale: judge it again, fresh
         if new_body is None:
             return None  # every mutation failed on a missing document: nothing to write
         if unchanged and stored is not None:
             log.debug("update %s: unchanged, nothing written", key)
             return stored
+        guessed_new = guessed and stored is None
         base = (Base(None) if stored is None
-                else Base(stored.etag, stored.write_id, stored.last_modified))
-        # What this attempt writes, and which mutations it holds: if its answer is lost
-        # and a later attempt finds it landed, each caller is answered as it wrote.
-        attempt = (new_body, [pending.error for pending in batch])
+                else Base(stored.etag, stored.write_id, stored.version_id))
+        # What this write holds: if its answer is lost and it is found later, each
+        # caller is answered as this write did for it.
+        payload = _Attempt(new_body, {p: p.error for p in members})
         try:
-            outcome = self._writer.send(key, new_body, attempt, base=base, lost=lost)
-        except ConflictError:
-            self._cache.distrust(key)  # someone else wrote: what we knew is stale
-            if guessed_new and self._first_touch is not None:
-                self._first_touch.saw(new=False, weight=2)
-                round_.fresh = True
+            outcome = self._writer.send(key, new_body, payload, base=base, lost=round_.lost)
+        except ConflictError as exc:
+            if exc.code == RACING_CONDITIONAL_WRITES:
+                raise Again from exc  # 409: nothing landed
+            landed = self._writer.landed_after_refusal(key, round_.lost)
+            if landed is None:
+                self._cache.distrust(key)  # someone else wrote: what we knew is stale
+                if guessed:
+                    if guessed_new and self._first_touch is not None:
+                        self._first_touch.saw(new=False, weight=2)
+                    return _WRONG_GUESS
+                raise
+            outcome = landed
+        except StorageError as exc:
+            if exc.transient:
+                raise Again from exc  # refused before landing (throttled, unsent)
             raise
-        if not isinstance(outcome, Landed):
-            self._cache.distrust(key)
-            raise TryAgain  # did not land, or nobody can tell: re-read and re-apply
+        if isinstance(outcome, Resolution):
+            self._lost(key, members, round_, stored, outcome)
+            return None  # every caller answered (the outcome is unknown to them)
         if guessed_new and self._first_touch is not None:
             self._first_touch.saw(new=True)
-        written, errors = lost.values.get(outcome.write_id, attempt)
-        for pending, error in zip(batch, errors, strict=True):
-            pending.error = error
-        if outcome.write_id in lost.values:
-            self._cache.distrust(key)  # found after a lost answer: maybe no longer current
+        log.debug("update %s: %s -> %s (%d mutations)", key, base.etag, outcome.etag,
+                  len(members))
+        return self._landed(key, members, round_, outcome, payload)
+
+    def _landed(self, key: str, members: list[Pending], round_: _Round, landed: Landed,
+                payload: _Attempt | None) -> StoredObject:
+        """One of the round's writes landed: each caller is answered as that write did."""
+        found = round_.lost.sent.get(landed.write_id)
+        written = found if isinstance(found, _Attempt) else payload
+        if written is None:
+            raise RuntimeError(f"landed write {landed.write_id} is not one of this round's")
+        for pending in members:
+            pending.error = written.errors.get(pending, pending.error)
+        if found is None:
+            self._cache.wrote(key, Cached(written.body, landed.etag, landed.write_id,
+                                          landed.version_id))
         else:
-            self._cache.wrote(key, Cached(written, outcome.etag, outcome.write_id))
-        log.debug("update %s: %s -> %s (%d mutations)", key, base.etag, outcome.etag, len(batch))
-        return StoredObject(written, outcome.etag, outcome.write_id)
+            self._cache.distrust(key)  # found after a lost answer: maybe no longer current
+        return StoredObject(written.body, landed.etag, landed.write_id, landed.version_id)
+
+    def _lost(self, key: str, members: list[Pending], round_: _Round,
+              stored: Any, resolution: Resolution) -> None:
+        """A lost answer that did not land, or that nobody can tell about."""
+        self._cache.distrust(key)
+        if resolution.outcome is Outcome.NOT_LANDED:
+            if resolution.base_is_current and stored is not _NOTHING:
+                round_.resume = stored  # still the base: write again without reading
+            else:
+                round_.fresh = True
+            raise Again
+        unsure = [p for p in members if not p.idempotent and p.error is None]
+        if unsure:
+            log.warning("update %s: a lost answer could not be resolved (%s); %d caller(s) "
+                        "told the outcome is unknown", key, resolution.reason, len(unsure))
+            error = OutcomeUnknownError(
+                f"the answer was lost and nobody can tell whether this update landed: "
+                f"{resolution.reason}", key=key, etag=getattr(stored, "etag", None))
+            for pending in unsure:
+                pending.error = clone_error(error)
+                pending.settled = True
+        if all(p.settled or p.error is not None for p in members):
+            return None  # nobody left whose mutation may be applied again
+        round_.fresh = True
+        raise Again  # the rest declared themselves idempotent: re-read and re-apply
+
+    def _read_fresh(self, key: str) -> StoredObject | None:
+        first_touch = not self._cache.knows(key)
+        stored = self._read(key)
+        if first_touch and self._first_touch is not None:
+            self._first_touch.saw(new=stored is None)
+        return stored
 
     def _starting_point(self, key: str, batch: list[Pending],
                         round_: _Round) -> tuple[StoredObject | None, bool]:
@@ -353,14 +485,11 @@ class JsonStore:
         if not round_.fresh:
             cached = self._cache.get(key)
             if cached is not None:
-                return StoredObject(cached.body, cached.etag, cached.write_id), True
+                return StoredObject(cached.body, cached.etag, cached.write_id,
+                                    cached.version_id), True
             if self._guess_new(key, batch):
                 return None, True
-        first_touch = not self._cache.knows(key)
-        stored = self._read(key)
-        if first_touch and self._first_touch is not None:
-            self._first_touch.saw(new=stored is None)
-        return stored, False
+        return self._read_fresh(key), False
 
     def _guess_new(self, key: str, batch: list[Pending]) -> bool:
         """Write `key` without reading it: unseen, every caller has a default, and this
@@ -371,19 +500,18 @@ class JsonStore:
 
     @staticmethod
     def _settle(batch: list[Pending], *, key: str, stored: StoredObject | None = None,
-                error: S3StoreError | None = None) -> None:
+                error: BaseException | None = None) -> None:
         for pending in batch:
-            if pending.error is not None:
-                continue  # its own mutation failed: that is its answer
-            if error is not None:
-                pending.error = error if len(batch) == 1 else _clone(error)
-            elif stored is not None:  # each caller gets its own copy of the round's value
-                pending.result = Document(key, decode(key, stored.body, etag=stored.etag),
-                                          stored.etag)
+            if pending.settled:
+                continue
+            if pending.error is None:  # its own mutation failing is its own answer
+                if error is not None:
+                    pending.error = error if len(batch) == 1 else clone_error(error)
+                elif stored is not None:  # each caller gets its own copy of the round's value
+                    pending.result = Document(key, decode(key, stored.body, etag=stored.etag),
+                                              stored.etag)
+            pending.settled = True
 
 
-def _clone(error: S3StoreError) -> S3StoreError:
-    """A copy of a round's error for one of its callers (exceptions are raised per thread)."""
-    clone = copy.copy(error)
-    clone.__cause__ = error.__cause__
-    return clone
+def _cached(stored: StoredObject) -> Cached:
+    return Cached(stored.body, stored.etag, stored.write_id, stored.version_id)

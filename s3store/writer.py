@@ -3,9 +3,9 @@
 `ConditionalWriter.send()` sends a conditional `PutObject` once and, if the answer
 was lost, resolves it (`s3store.resolve`). `write()` / `delete()` wrap that in the
 retry policy for the store's single-shot operations (`create`, `replace`, `delete`):
-a write that clearly did not land is sent again; one that landed is a success; one
+a write that provably did not land is sent again; one that landed is a success; one
 whose fate cannot be known is `OutcomeUnknownError` — never a false success, never a
-false conflict.
+false conflict, never a second application.
 """
 
 from __future__ import annotations
@@ -18,28 +18,40 @@ from typing import Any
 
 import tenacity
 
-from s3store.errors import ConflictError, NotFoundError, OutcomeUnknownError, StorageError
-from s3store.objects import RACING_CONDITIONAL_WRITES, ObjectClient
+from s3store.errors import (
+    AlreadyExistsError,
+    ConflictError,
+    NotFoundError,
+    OutcomeUnknownError,
+    StorageError,
+)
+from s3store.objects import RACING_CONDITIONAL_WRITES, AnswerLost, ObjectClient
 from s3store.resolve import Base, Landed, Outcome, Resolution, resolve
 from s3store.retry import RetryPolicy
 
-__all__ = ["ConditionalWriter", "LostWrites", "TryAgain"]
+__all__ = ["Again", "ConditionalWriter", "LostWrites"]
 
-log = logging.getLogger("s3store")
+log = logging.getLogger(__name__)
 
 
-class TryAgain(Exception):
-    """Internal: this attempt did not land (or nobody knows); the caller's loop runs again."""
+class Again(Exception):
+    """Internal: this attempt did not land; the caller's loop runs again (after a wait)."""
 
 
 @dataclass
 class LostWrites:
-    """The write ids of one operation whose answers were lost, with what each wrote."""
+    """The writes of one operation whose answers were lost: what each carried, and which
+    of them are still open (not proven to have missed)."""
 
-    values: dict[str, Any] = field(default_factory=dict)
+    sent: dict[str, Any] = field(default_factory=dict)
+    open: set[str] = field(default_factory=set)
+    # The base of a write sent whose answer has not been resolved yet (its resolution
+    # failed, or its thread was interrupted): nothing may be sent before it is.
+    unresolved: Base | None = None
+    bases: dict[str, Base] = field(default_factory=dict)  # what each write conditioned on
 
     def __bool__(self) -> bool:
-        return bool(self.values)
+        return bool(self.sent)
 
 
 class ConditionalWriter:
@@ -55,124 +67,199 @@ class ConditionalWriter:
         self.objects = objects
         self.resolve_lost_responses = resolve_lost_responses
 
-    def send(self, key: str, body: bytes, value: Any, *, base: Base,
+    def send(self, key: str, body: bytes, payload: Any, *, base: Base,
              lost: LostWrites) -> Landed | Resolution:
-        """Send one conditional write of `body` (which encodes `value`).
+        """Send one conditional write of `body`; `payload` is what the caller wants back
+        if this write turns out to be the one that landed (also found out later).
 
-        Returns `Landed` when it landed (also when found out after a lost answer), else
-        the `Resolution` of a lost answer. Raises `ConflictError` (clearly lost to
-        another writer), `TryAgain` (clearly did not land: throttled, not sent),
-        `StorageError` (permanent), and `StorageError` from a resolving request.
+        Returns `Landed` when one of the operation's writes landed (maybe found after a
+        lost answer), else the `Resolution` (NOT_LANDED or UNKNOWN) of this lost answer.
+        Raises `ConflictError` (refused: another writer got in first), `Again` (refused
+        before landing: throttled, unsent, 409), `StorageError` (permanent).
         """
+        if lost.unresolved is not None:
+            raise RuntimeError("a write was sent before an earlier lost answer was resolved")
         write_id = uuid.uuid4().hex
+        # Recorded before sending: if this thread is interrupted mid-request, whoever
+        # takes the operation over must resolve this write first.
+        lost.sent[write_id] = payload
+        lost.open.add(write_id)
+        lost.bases[write_id] = base
+        lost.unresolved = base
+        try:
+            result = self.objects.put(key, body, write_id=write_id, if_match=base.etag,
+                                      if_none_match=base.etag is None)
+        except AnswerLost as exc:
+            if not self.resolve_lost_responses:
+                self._answered(write_id, lost)
+                raise Again from None
+            log.debug("%s: answer lost (%s), resolving %s", key, exc.detail, write_id)
+            return self.resolve_open(key, lost)
+        except Exception:
+            self._answered(write_id, lost)  # an answer came: this write did not land
+            raise
+        self._answered(write_id, lost)
+        return Landed(write_id, result.etag, result.version_id)
 
-        def put() -> str:
-            return self.objects.put(key, body, write_id=write_id, if_match=base.etag,
-                                    if_none_match=base.etag is None)
+    def resolve_open(self, key: str, lost: LostWrites) -> Landed | Resolution:
+        """Resolve the operation's unresolved lost answer (`lost.unresolved` is its base).
 
-        etag = self._send_once(put, lost, write_id, value)
-        if etag is not None:
-            return Landed(write_id, etag)
-        resolution = resolve(self.objects, key, ours=lost.values, base=base)
-        log.debug("PUT %s: lost answer of %s resolved as %s", key, sorted(lost.values),
-                  resolution.outcome.value)
+        Raises `StorageError` if S3 cannot be asked (the write then stays unresolved).
+        """
+        base = lost.unresolved
+        if base is None:
+            raise RuntimeError("no lost answer to resolve")
+        resolution = resolve(self.objects, key, ours=lost.sent, base=base)
+        lost.unresolved = None
+        log.debug("%s: lost answer resolved as %s %s", key, resolution.outcome.value,
+                  resolution.reason)
         if resolution.landed is not None:
             return resolution.landed
+        if resolution.outcome is Outcome.NOT_LANDED:  # none of those sent against this base
+            lost.open -= {wid for wid, sent_on in lost.bases.items() if sent_on is base}
         return resolution
 
-    def write(self, key: str, body: bytes, value: Any, *, base: Base,
-              retry: RetryPolicy) -> str:
-        """A single conditional write, sent again while it clearly did not land.
+    @staticmethod
+    def _answered(write_id: str, lost: LostWrites) -> None:
+        lost.sent.pop(write_id, None)
+        lost.open.discard(write_id)
+        lost.bases.pop(write_id, None)
+        lost.unresolved = None
 
-        Returns the new ETag. Raises `ConflictError` / `AlreadyExistsError`,
-        `OutcomeUnknownError`, `StorageError`.
+    def landed_after_refusal(self, key: str, lost: LostWrites) -> Landed | None:
+        """After a 412 / 404 that followed a lost answer: is one of ours the current object?
+        (An earlier write of this operation that landed makes its resend fail.)"""
+        if not lost:
+            return None
+        try:
+            head = self.objects.head(key)
+        except NotFoundError:
+            return None
+        if head.write_id is not None and head.write_id in lost.sent:
+            return Landed(head.write_id, head.etag, head.version_id)
+        return None
+
+    def write(self, key: str, body: bytes, *, base: Base, retry: RetryPolicy) -> Landed:
+        """A single conditional write, sent again while it provably did not land.
+
+        Raises `AlreadyExistsError` (a create) / `ConflictError`, `OutcomeUnknownError`,
+        `StorageError`.
         """
         lost = LostWrites()
+        refused: type[ConflictError] = AlreadyExistsError if base.etag is None else ConflictError
 
-        def attempt() -> str:
-            outcome = self.send(key, body, value, base=base, lost=lost)
+        def attempt() -> Landed:
+            try:
+                if lost.unresolved is not None:  # an earlier resolution failed: it comes first
+                    outcome = self.resolve_open(key, lost)
+                else:
+                    outcome = self.send(key, body, None, base=base, lost=lost)
+            except ConflictError as exc:
+                if exc.code == RACING_CONDITIONAL_WRITES:
+                    raise Again from exc  # 409: nothing landed; S3 asks for a retry
+                landed = self.landed_after_refusal(key, lost)
+                if landed is not None:
+                    return landed
+                raise
+            except StorageError as exc:
+                if exc.transient:
+                    raise Again from exc
+                raise
             if isinstance(outcome, Landed):
-                return outcome.etag
+                return outcome
             if outcome.outcome is Outcome.NOT_LANDED and outcome.base_is_current:
-                raise TryAgain
+                raise Again
             if outcome.outcome is Outcome.NOT_LANDED:
-                raise ConflictError("the object changed since it was read (found after a "
-                                    "lost answer)", key=key, etag=base.etag)
-            raise OutcomeUnknownError("the answer was lost and another write replaced the "
-                                      "object: this write may or may not have landed",
-                                      key=key, etag=base.etag)
+                raise refused("the key changed since (found after a lost answer): this "
+                              "write did not land", key=key, etag=base.etag)
+            raise OutcomeUnknownError(f"the answer was lost and nobody can tell whether this "
+                                      f"write landed: {outcome.reason}", key=key, etag=base.etag)
 
-        etag: str = self._retrying(key, attempt, retry, lost)
-        return etag
+        landed: Landed = self._retrying(key, attempt, retry, lost)
+        return landed
 
-    def delete(self, key: str, *, etag: str, retry: RetryPolicy) -> None:
-        """A conditional delete, sent again while it clearly did not happen.
+    def delete(self, key: str, *, base: Base, retry: RetryPolicy) -> None:
+        """A conditional delete, sent again while it provably did not happen.
 
         Raises `ConflictError`, `OutcomeUnknownError`, `StorageError`.
         """
         lost = LostWrites()
 
         def attempt() -> None:
-            def delete() -> str:
-                self.objects.delete(key, if_match=etag)
-                return etag
-
-            if self._send_once(delete, lost, "delete", None) is not None:
-                return
             try:
-                head = self.objects.head(key)
-            except NotFoundError:
-                return  # gone, as asked
-            if head.etag == etag:
-                raise TryAgain
-            raise OutcomeUnknownError("the answer to a delete was lost and the object has "
-                                      "changed since", key=key, etag=etag)
+                if lost.unresolved is None:
+                    lost.open.add("delete")
+                    lost.unresolved = base
+                    self.objects.delete(key, if_match=base.etag)
+                    self._answered("delete", lost)
+                    return
+            except AnswerLost as exc:
+                lost.sent["delete"] = None
+                if not self.resolve_lost_responses:
+                    self._answered("delete", lost)
+                    raise Again from exc
+            except ConflictError as exc:
+                self._answered("delete", lost)
+                if exc.code == RACING_CONDITIONAL_WRITES:
+                    raise Again from exc
+                raise
+            except StorageError as exc:
+                self._answered("delete", lost)
+                if exc.transient:
+                    raise Again from exc
+                raise
+            self._resolve_delete(key, base, lost)
 
         self._retrying(key, attempt, retry, lost)
 
-    def _send_once(self, request: Callable[[], str], lost: LostWrites, lost_id: str,
-                   value: Any) -> str | None:
-        """Send a conditional write once: its ETag, or None when its answer was lost or
-        a conflict may be an earlier lost write of ours (then it must be resolved).
-
-        Raises `TryAgain` (clearly did not land: throttled, unsent, 409), `ConflictError`
-        (clearly lost to another writer), `StorageError` (permanent).
-        """
+    def _resolve_delete(self, key: str, base: Base, lost: LostWrites) -> None:
+        """What became of a conditional delete whose answer was lost: sent again (`Again`)
+        only if the object is provably still the version to delete."""
         try:
-            return request()
-        except OutcomeUnknownError as exc:
-            lost.values[lost_id] = value
-            if not self.resolve_lost_responses:
-                raise TryAgain from exc
-            log.debug("%s: answer lost, resolving %s", exc.key, lost_id)
-        except ConflictError as exc:
-            if exc.code == RACING_CONDITIONAL_WRITES:
-                raise TryAgain from exc  # 409: nothing landed; S3 asks for a retry
-            # After a lost answer, a 412 may be our own earlier write having landed.
-            if not lost or not self.resolve_lost_responses:
-                raise
+            head = self.objects.head(key)
+        except NotFoundError:
+            # Gone: by this delete, or by another writer's (which this one's, had it
+            # not landed, would then have failed on). Nobody can tell which.
+            lost.unresolved = None
+            raise _gone_unknown(key, base) from None
         except StorageError as exc:
             if exc.transient:
-                raise TryAgain from exc
+                raise Again from exc  # still unresolved: resolved first next attempt
             raise
-        return None
+        lost.unresolved = None
+        if base.identifies(head):
+            self._answered("delete", lost)
+            raise Again  # provably still the version to delete: send again
+        raise OutcomeUnknownError("the answer to a delete was lost and the object has "
+                                  "changed since (or cannot be told from the one named)",
+                                  key=key, etag=base.etag)
 
     @staticmethod
-    def _retrying(key: str, attempt: Any, retry: RetryPolicy, lost: LostWrites) -> Any:
+    def _retrying(key: str, attempt: Callable[[], Any], retry: RetryPolicy,
+                  lost: LostWrites) -> Any:
         try:
-            return retry.retrying(TryAgain)(attempt)
+            return retry.retrying(Again)(attempt)
         except tenacity.RetryError as exc:
-            cause = exc.last_attempt.exception()
             attempts = exc.last_attempt.attempt_number
-            if lost:
+            if lost.open:
                 raise OutcomeUnknownError(
                     f"gave up after {attempts} attempts; an earlier answer was lost, so the "
-                    "write may have landed", key=key) from cause
-            # Only a transient failure (TryAgain's cause) can exhaust a single write here.
-            raise (cause.__cause__ if cause is not None and cause.__cause__ else exc) from None
+                    "write may have landed", key=key) from None
+            last = exc.last_attempt.exception()
+            refusal = last.__cause__ if last is not None else None
+            if isinstance(refusal, StorageError | ConflictError):
+                raise refusal from refusal.__cause__  # the last refusal, as S3 gave it
+            raise StorageError(f"gave up after {attempts} attempts: every one was refused "
+                               "before landing", key=key, transient=True) from None
         except StorageError as exc:
-            if lost and not isinstance(exc, OutcomeUnknownError):
+            if lost.open and not isinstance(exc, OutcomeUnknownError):
                 raise OutcomeUnknownError(
                     "an answer was lost and the store could not ask S3 about it",
                     key=key) from exc
             raise
+
+
+def _gone_unknown(key: str, base: Base) -> OutcomeUnknownError:
+    return OutcomeUnknownError("the answer to a delete was lost and the object is gone: by "
+                               "this delete or another writer's, nobody can tell", key=key,
+                               etag=base.etag)

@@ -183,6 +183,7 @@ def test_callers_that_queue_during_a_round_share_the_next_one() -> None:
             assert release.wait(10)
         for pending in batch:
             pending.result = len(batches)
+            pending.settled = True
 
     leader = Pending(append(0))
     threads = [threading.Thread(target=group.submit, args=("k", leader, flush))]
@@ -193,9 +194,8 @@ def test_callers_that_queue_during_a_round_share_the_next_one() -> None:
         threads.append(threading.Thread(target=group.submit, args=("k", pending, flush)))
         threads[-1].start()
     for _ in range(10_000):  # bounded: until all five have queued behind the round
-        with group._lock:
-            if len(group._queues["k"]) == 5:
-                break
+        if group.queued("k") == 5:
+            break
     release.set()
     for thread in threads:
         thread.join()
@@ -322,7 +322,8 @@ def test_a_round_found_landed_later_answers_each_caller_as_that_write_did(
     def send(key: str, body: bytes, value: Any, *, base: Any, lost: Any) -> Any:
         sent.append(body)
         if len(sent) == 1:  # the first attempt's answer is lost, and nobody can tell yet
-            lost.values["first"] = value
+            lost.sent["first"] = value
+            lost.open.add("first")
             return Resolution(Outcome.UNKNOWN)
         return Landed("first", '"etag-of-the-first-write"')  # found: the first one landed
 
@@ -336,7 +337,8 @@ def test_a_round_found_landed_later_answers_each_caller_as_that_write_did(
             raise LookupError("not yet")
         return [*items, "k"]
 
-    batch = [Pending(append("a")), Pending(fails_first)]
+    # Idempotent callers: after an unknown outcome, the round may apply them again.
+    batch = [Pending(append("a"), idempotent=True), Pending(fails_first, idempotent=True)]
     store._commit(KEY, batch)
     assert sent == [b'["a"]', b'["a","k"]']
     assert batch[0].outcome().value == ["a"]

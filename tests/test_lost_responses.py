@@ -84,7 +84,7 @@ def test_lost_answer_is_resolved_by_one_head_not_by_botocore_retrying(
     assert put.fault == kind and put.headers["x-amz-meta-s3store-write-id"]
 
 
-@pytest.mark.parametrize("kind", LOST + NOT_LANDED)
+@pytest.mark.parametrize("kind", [*LOST, "slow_down", "conditional_conflict"])
 def test_create_is_acknowledged_once_never_a_false_already_exists(
     s3: LocalS3, kind: FaultKind
 ) -> None:
@@ -92,6 +92,25 @@ def test_create_is_acknowledged_once_never_a_false_already_exists(
     s3.inject(kind)
     assert store.create(KEY, {"v": 1}).value == {"v": 1}
     assert store.get(KEY).value == {"v": 1}
+
+
+def test_a_lost_create_whose_key_is_still_free_is_unknown_without_versions(s3: LocalS3) -> None:
+    """A 500 may come before or after the write; a key still free proves nothing: the
+    create may have landed and been deleted since. Without versions: unknown."""
+    store = make_store(s3)
+    s3.inject("error_before_write")
+    with pytest.raises(OutcomeUnknownError):
+        store.create(KEY, {"v": 1})
+    with pytest.raises(NotFoundError):
+        store.get(KEY)
+
+
+def test_a_lost_create_whose_key_is_still_free_is_sent_again_on_a_versioned_bucket() -> None:
+    with LocalS3(versioning=True) as s3:
+        store = make_store(s3)
+        s3.inject("error_before_write")
+        assert store.create(KEY, {"v": 1}).value == {"v": 1}  # no version of ours: resent
+        assert store.get(KEY).value == {"v": 1}
 
 
 @pytest.mark.parametrize("kind", LOST)
@@ -126,8 +145,7 @@ def test_negative_control_replace_without_resolution_reports_false_conflict(
     assert store.get(KEY).value == {"v": 2}
 
 
-@pytest.mark.parametrize("kind", ["error_after_write", "drop_after_write", "slow_down",
-                                  "error_before_write", "conditional_conflict"])
+@pytest.mark.parametrize("kind", ["slow_down", "error_before_write", "conditional_conflict"])
 def test_conditional_delete_is_acknowledged_once(s3: LocalS3, kind: FaultKind) -> None:
     store = make_store(s3)
     first = store.create(KEY, {"v": 1})
@@ -137,8 +155,25 @@ def test_conditional_delete_is_acknowledged_once(s3: LocalS3, kind: FaultKind) -
         store.get(KEY)
 
 
+@pytest.mark.parametrize("kind", ["error_after_write", "drop_after_write"])
+def test_a_lost_conditional_delete_whose_object_is_gone_is_unknown(
+    s3: LocalS3, kind: FaultKind
+) -> None:
+    """Gone by this delete or by another writer's: nobody can tell, so never "done"."""
+    store = make_store(s3)
+    first = store.create(KEY, {"v": 1})
+    s3.inject(kind)
+    with pytest.raises(OutcomeUnknownError):
+        store.delete(KEY, etag=first.etag)
+    with pytest.raises(NotFoundError):
+        store.get(KEY)
+
+
+ONE_ATTEMPT = RetryPolicy(max_attempts=1, sleep=lambda _: None)
+
+
 def test_unanswerable_lost_response_is_outcome_unknown(s3: LocalS3) -> None:
-    store = make_store(s3, max_attempts=1)
+    store = JsonStore(s3.client(read_timeout=0.3, max_attempts=1), s3.bucket, retry=ONE_ATTEMPT)
     first = store.create(KEY, {"v": 1})
     s3.inject("error_after_write")
     s3.inject("slow_down")  # the resolving HEAD is throttled too, and not retried
@@ -148,8 +183,19 @@ def test_unanswerable_lost_response_is_outcome_unknown(s3: LocalS3) -> None:
     assert store.get(KEY).value == {"v": 2}  # it had landed: "unknown" was the honest answer
 
 
-def test_update_whose_lost_answer_cannot_be_checked_is_outcome_unknown(s3: LocalS3) -> None:
+def test_a_resolution_that_fails_is_retried_before_anything_is_sent_again(s3: LocalS3) -> None:
     store = make_store(s3, max_attempts=1)
+    first = store.create(KEY, {"v": 1})
+    s3.clear_requests()
+    s3.inject("error_after_write")
+    s3.inject("slow_down")  # the resolving HEAD is throttled: the next attempt asks again
+    assert store.replace(KEY, {"v": 2}, etag=first.etag).value == {"v": 2}
+    assert [(r.method, r.status) for r in s3.requests] == [
+        ("PUT", 500), ("HEAD", 503), ("HEAD", 200)]  # never a second PUT
+
+
+def test_update_whose_lost_answer_cannot_be_checked_is_outcome_unknown(s3: LocalS3) -> None:
+    store = JsonStore(s3.client(read_timeout=0.3, max_attempts=1), s3.bucket, retry=ONE_ATTEMPT)
     store.create(KEY, ["a"])
     s3.inject("drop_after_write")
     s3.inject("slow_down")
@@ -183,8 +229,8 @@ def test_overtaken_lost_write_is_found_in_versions() -> None:
         rival.join()
         assert result.value == ["a", "b"]
         assert store.get(KEY).value == ["a", "b", "rival"]  # "b" once, not re-applied
-        versions_listed = [r for r in s3.requests if r.method == "GET" and not r.key]
-        assert len(versions_listed) == 1
+        bucket_requests = [r for r in s3.requests if r.method == "GET" and not r.key]
+        assert len(bucket_requests) == 2  # its versioning status, then one listing
 
 
 def test_overtaken_lost_replace_without_versions_is_outcome_unknown(s3: LocalS3) -> None:
@@ -210,6 +256,20 @@ def test_overtaken_lost_update_without_versions_reapplies_an_idempotent_mutate(
     def add_b(items: list[str]) -> list[str]:
         return items if "b" in items else [*items, "b"]
 
-    store.update(KEY, add_b)
+    store.update(KEY, add_b, idempotent=True)
     rival.join()
     assert store.get(KEY).value == ["a", "b", "rival"]
+
+
+def test_overtaken_lost_update_without_versions_is_unknown_unless_declared_idempotent(
+    s3: LocalS3,
+) -> None:
+    """A blind append must never be applied twice silently: outcome unknown instead."""
+    store = make_store(s3)
+    first = store.create(KEY, ["a"])
+    s3.inject("stall_after_write")
+    rival = overtake_during_stall(s3, first.etag)
+    with pytest.raises(OutcomeUnknownError):
+        store.update(KEY, append("b"))
+    rival.join()
+    assert store.get(KEY).value == ["a", "b", "rival"]  # "b" once: it had landed

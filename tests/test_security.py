@@ -32,6 +32,7 @@ from s3store import (
     InvalidKeyError,
     InvalidValueError,
     JsonStore,
+    OutcomeUnknownError,
     RetryPolicy,
     S3StoreError,
     StorageError,
@@ -183,7 +184,8 @@ def _every_kind_of_request(store: JsonStore, store_client: S3Client,
     store.update(key, lambda value: [*value, 5])  # resolution searches the versions
     current = store.get(key)
     local_s3.inject("error_after_write")
-    store.delete(key, etag=current.etag)
+    with pytest.raises(OutcomeUnknownError):  # gone: by this delete or another's, who knows
+        store.delete(key, etag=current.etag)
     with pytest.raises(ConflictError):
         store.delete(key + ".new", etag=second.etag)
     store.delete(key + ".new")
@@ -330,7 +332,7 @@ def test_bodies_step_outputs_and_credentials_never_reach_the_library_logs(
     records = _library_records(caplog)
     formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
     texts = [formatter.format(record) for record in records]  # message, exc_text and stack
-    assert any(r.name == "s3store" for r in records)  # the capture works...
+    assert any(r.name.startswith("s3store.") for r in records)  # the capture works...
     assert any(r.name == "worker_integration" for r in records)
     assert any(key in text for text in texts)  # ...and messages are formatted with their args
     leaks = [text for text in texts for marker in MARKERS if marker in text]

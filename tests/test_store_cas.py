@@ -165,7 +165,9 @@ def test_retries_exhausted_says_how_many_attempts(local_s3: LocalS3) -> None:
     assert caught.value.elapsed >= 0 and isinstance(caught.value.__cause__, ConflictError)
     assert "3 attempts" in str(caught.value)
     assert len(slept) == 2
-    assert store.get(KEY).value == 3  # only the competitor's writes landed
+    # Only the competitor's writes landed: one per run of the mutation, which ran on the
+    # cached value first (a wrong guess: a request, not an attempt), then 3 times fresh.
+    assert store.get(KEY).value == 4
 
 
 @pytest.mark.parametrize("kind", ["access_denied", "no_such_bucket"])

@@ -177,7 +177,7 @@ class DBService:
         """
         key = execution_steps_key(customer_id, job_id)
         document = self.store.update(key, lambda value: upsert_step(value, step, key=key),
-                                     default=[])
+                                     default=[], idempotent=True)
         log.debug("recorded step (%d, %s) at %s", step.step_order, step.step_type, key)
         return parse_steps(document.value, key=key)
 
@@ -232,7 +232,8 @@ class DBService:
                           updated_at=now,
                           execution_steps_key=execution_steps_key(customer_id, job_id))
         document = self.store.update(
-            key, lambda value: fresh.to_dict() if value is None else value, default=None)
+            key, lambda value: fresh.to_dict() if value is None else value, default=None,
+            idempotent=True)
         return _job_from(document.value, key=key)
 
     def get_job(self, customer_id: str, job_id: str) -> JobRecord:
@@ -264,8 +265,10 @@ class DBService:
 
     def _update_job(self, customer_id: str, job_id: str,
                     change: Callable[[JobRecord], JobRecord]) -> JobRecord:
+        # Both changes (a status transition, artifacts added once each, with one `at`)
+        # leave a record that already holds them as it is: idempotent.
         key = job_key(customer_id, job_id)
         document = self.store.update(
-            key, lambda value: change(_job_from(value, key=key)).to_dict())
+            key, lambda value: change(_job_from(value, key=key)).to_dict(), idempotent=True)
         log.debug("updated job record %s", key)
         return _job_from(document.value, key=key)

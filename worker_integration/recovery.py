@@ -256,6 +256,7 @@ def recover_job(store: JsonStore, client: S3Client, customer_id: str, job_id: st
         done.append(restoration)  # only observed: the last call is the one written
         return records
 
-    written = store.update(key, mutate)
+    # Restoring what is missing leaves a document that has it all as it is: idempotent.
+    written = store.update(key, mutate, idempotent=True)
     return JobRecovery(customer_id, job_id, versions, len(document.value), done[-1],
                        applied=True, etag=written.etag)
