@@ -110,7 +110,7 @@ def apply_mutations(
 
 @dataclass(eq=False)
 class _Queue:
-    cond: threading.Condition
+    cond: Any  # a threading.Condition on the GroupCommit's lock
     waiting: list[Pending] = field(default_factory=list)
     carried: list[Pending] = field(default_factory=list)  # a round handed over, to resume
     busy: bool = False
@@ -119,7 +119,9 @@ class _Queue:
 class GroupCommit:
     """Per-key queues of pending mutations, and who writes the next round."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, condition: Callable[[Any], Any] = threading.Condition) -> None:
+        # `condition`: how waiting is done (a deterministic simulator passes its own).
+        self._condition = condition
         self._lock = threading.Lock()
         self._queues: dict[str, _Queue] = {}
         reset_after_fork(self)
@@ -145,7 +147,7 @@ class GroupCommit:
         with self._lock:
             queue = self._queues.get(key)
             if queue is None:
-                queue = self._queues[key] = _Queue(threading.Condition(self._lock))
+                queue = self._queues[key] = _Queue(self._condition(self._lock))
             queue.waiting.append(pending)
             try:
                 batch = self._wait_to_lead(queue, pending)

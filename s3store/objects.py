@@ -25,7 +25,7 @@ Writes (`put`, conditional `delete`) differ in two ways:
   retry handlers when one of them could retry it (a 5xx, a throttle, an exception):
   it raises, so that no later handler runs — none retries, none charges the
   client's retry quota (a handler that answered "no retry" would still let
-  botocore's standard handler charge it, and botocore before 1.43.9 read such an
+  botocore's standard handler charge it, and botocore before 1.43.3 read such an
   answer as "retry after 0 s"). Every other request of the client keeps botocore's
   retries as configured. The store retries its writes itself (see `s3store.retry`).
 - an answer that may come after the write landed — a 5xx other than 503 `SlowDown`
