@@ -44,6 +44,27 @@ def test_waits_are_full_jitter_exponential_and_capped() -> None:
     assert len(set(slept)) > 1  # jittered, not a fixed schedule
 
 
+def test_each_wait_is_drawn_anew_over_the_whole_range() -> None:
+    """Full jitter, not a schedule: the n-th wait of many retries spreads over
+    [0, cap]; a plain doubling (or equal jitter) would put every one at or above cap/2."""
+    waits: dict[int, list[float]] = {n: [] for n in range(5)}
+    for _ in range(60):
+        slept: list[float] = []
+        policy = RetryPolicy(max_attempts=6, base_delay=0.1, max_delay=10.0, sleep=slept.append)
+
+        def always_conflicts() -> None:
+            raise Conflict
+
+        with pytest.raises(tenacity.RetryError):
+            policy.retrying(Conflict)(always_conflicts)
+        for n, delay in enumerate(slept):
+            waits[n].append(delay)
+    for n, drawn in waits.items():
+        cap = 0.1 * 2**n
+        assert len(set(drawn)) > 30
+        assert min(drawn) < cap / 2 < max(drawn) <= cap  # chance of a false failure: 2**-59
+
+
 def test_only_the_named_errors_are_retried() -> None:
     slept: list[float] = []
     policy = RetryPolicy(sleep=slept.append)
