@@ -3,7 +3,8 @@ a document deleted between recovery's read and its write (never re-created)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -29,8 +30,11 @@ def s3() -> Iterator[LocalS3]:
 
 def test_versions_are_read_oldest_first(s3: LocalS3) -> None:
     store = JsonStore(s3.client(), s3.bucket)
+    def adding(order: int) -> Callable[[list[Any]], list[Any]]:
+        return lambda steps: [*steps, step(order)]
+
     for order in range(1, 5):
-        store.update(KEY, lambda steps, o=order: [*steps, step(o)], default=[])
+        store.update(KEY, adding(order), default=[])
     versions = recovery.read_versions(s3.client(), s3.bucket, KEY, page_size=2)
     assert [len(v.records or ()) for v in versions] == [1, 2, 3, 4]
     assert [v.last_modified for v in versions] == sorted(v.last_modified for v in versions)
