@@ -93,12 +93,18 @@ class Document:
 def check_key(key: str) -> None:
     """Refuse keys that S3 would take but that no document should have.
 
-    Raises `InvalidKeyError` for an empty key, one over 1024 UTF-8 bytes, control
-    characters, a leading `/`, or `.` / `..` / empty path segments.
+    Raises `InvalidKeyError` for an empty key, one over 1024 UTF-8 bytes, one that is not
+    valid Unicode (a lone surrogate), control characters, a leading `/`, or `.` / `..` /
+    empty path segments.
     """
     if not isinstance(key, str) or not key:
         raise InvalidKeyError("key must be a non-empty string", key=repr(key))
-    if len(key.encode("utf-8", "surrogatepass")) > _MAX_KEY_BYTES:
+    try:
+        encoded = key.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no request could carry it
+        raise InvalidKeyError("key is not valid Unicode (it holds a lone surrogate)",
+                              key=key.encode("utf-8", "backslashreplace").decode()) from None
+    if len(encoded) > _MAX_KEY_BYTES:
         raise InvalidKeyError(f"key is over {_MAX_KEY_BYTES} bytes", key=key[:64] + "...")
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in key):
         raise InvalidKeyError("key contains control characters", key=key)

@@ -27,3 +27,5 @@ def store(local_s3: LocalS3) -> JsonStore:
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--soak-updates", type=int, default=2000,
                      help="updates in the fault soak (tests/test_soak.py); default 2000")
+    parser.addoption("--sim-seeds", type=int, default=200,
+                     help="seeds the simulator runs (tests/sim/test_simulation.py); default 200")
