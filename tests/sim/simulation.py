@@ -45,7 +45,8 @@ from s3store import (
     S3StoreError,
 )
 from s3store.commit import GroupCommit
-from s3store.objects import RACING_CONDITIONAL_WRITES
+from s3store.objects import RACING_CONDITIONAL_WRITES, AnswerLost
+from s3store.writer import Again
 from tests.sim.checker import ABSENT, NO_DEFAULT, Kind, Op, Status, Verdict, apply_mutation, check
 from tests.sim.s3model import Bucket, error_answer
 
@@ -346,7 +347,11 @@ class Simulation:
         result: Any = None
         etag = last_etag
         try:
-            document = call()
+            try:
+                document = call()
+            except S3StoreError as exc:
+                self._no_internals_in(name, exc)
+                raise
             if document is not None:
                 result, etag = document.value, document.etag
         except OutcomeUnknownError:
@@ -367,6 +372,15 @@ class Simulation:
                                completed=self._next_seq(), status=status,
                                result=result, repeatable=repeatable))
         return etag
+
+    def _no_internals_in(self, name: str, error: BaseException) -> None:
+        """The store's private signals never reach a caller, not even as a cause."""
+        seen: BaseException | None = error
+        while seen is not None:
+            if type(seen) in (Again, AnswerLost):
+                self.errors.append(f"{name}: {type(error).__name__} carries the internal "
+                                   f"{type(seen).__name__}")
+            seen = seen.__cause__ or seen.__context__
 
     def _choose(self, store: JsonStore, rng: random.Random, tag: int,
                 etag: str | None) -> Choice:
