@@ -251,11 +251,31 @@ import http.client
 import socket
 import ssl
 
-import botocore.exceptions as bce
+import botocore.exceptions
 import botocore.parsers
-import urllib3.exceptions as u3e
+import urllib3.exceptions
 
 __all__ = ["MAYBE_SENT", "NOT_SENT", "request_may_have_been_sent"]
+
+
+class _Absent(Exception):
+    """Stands in the tables for a class the installed release does not have yet."""
+
+
+class _Classes:
+    """A module's exception classes by name; `_Absent` for one this release lacks (the
+    tables name classes of botocore 1.43 and urllib3 2.x; older releases lack some)."""
+
+    def __init__(self, module: object) -> None:
+        self._module = module
+
+    def __getattr__(self, name: str) -> type[BaseException]:
+        found = getattr(self._module, name, _Absent)
+        return found if isinstance(found, type) and issubclass(found, BaseException) else _Absent
+
+
+bce = _Classes(botocore.exceptions)
+u3e = _Classes(urllib3.exceptions)
 
 NOT_SENT: tuple[type[BaseException], ...] = (
     # Transport: the connect (or the DNS lookup before it) failed.
@@ -448,7 +468,7 @@ MAYBE_SENT: tuple[type[BaseException], ...] = (
     concurrent.futures.CancelledError,
 )
 
-_NOT_SENT: frozenset[type[BaseException]] = frozenset(NOT_SENT)
+_NOT_SENT: frozenset[type[BaseException]] = frozenset(NOT_SENT) - {_Absent}
 
 
 def request_may_have_been_sent(exc: BaseException) -> bool:

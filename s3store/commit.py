@@ -62,6 +62,7 @@ class Pending:
     settled: bool = False
     left: bool = False
     round: Any = None
+    owner: int = field(default_factory=threading.get_ident)  # the caller's thread
 
     def outcome(self) -> Any:
         """The round's result for this caller, or its error raised."""
@@ -87,8 +88,9 @@ def apply_mutations(
     """Apply each pending mutation in order, starting from the stored `body` (None: no
     object). Each gets a private copy of the value so far; one that raises anything
     (or whose result cannot be stored) gets that error and leaves the value as it
-    was. A missing document starts from the caller's `default` (`NotFoundError`
-    without one).
+    was — but a `KeyboardInterrupt` while another caller's mutation runs is the
+    leading thread's own, and goes on in it (its round is handed over). A missing
+    document starts from the caller's `default` (`NotFoundError` without one).
 
     Returns the bytes after the last successful mutation (`body` if none succeeded).
     """
@@ -103,7 +105,11 @@ def apply_mutations(
             else:
                 start = decode(key, current, etag=etag)
             current = encode(pending.mutate(start))
-        except BaseException as exc:
+        except BaseException as exc:  # any failure of a mutation is its caller's alone...
+            if isinstance(exc, KeyboardInterrupt) and pending.owner != threading.get_ident():
+                # ...but Ctrl-C arrives in the main thread, whatever it runs: it is meant
+                # for the caller leading this round, not for the one whose mutation ran.
+                raise
             pending.error = exc
     return current
 

@@ -36,6 +36,8 @@ Writes (`put`, conditional `delete`) differ in two ways:
 
 from __future__ import annotations
 
+import concurrent.futures
+import http.client
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,7 +48,8 @@ from typing import TYPE_CHECKING, Any
 
 import urllib3.exceptions
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from s3store._sent import request_may_have_been_sent
 from s3store.errors import (
@@ -92,6 +95,10 @@ WRITE_ID_METADATA = "s3store-write-id"
 """User-metadata key of the unique id stamped on every write (`x-amz-meta-s3store-write-id`)."""
 
 _UNVERSIONED = "null"  # S3's version id of an object written while versioning was off
+
+_TRANSPORT_ERRORS = (HTTPClientError, BotoConnectionError, urllib3.exceptions.HTTPError, OSError,
+                     http.client.HTTPException, concurrent.futures.CancelledError)
+"""What the network did (transient), unlike a refused signature or parameter."""
 
 _HANDLER_ID = "s3store.store-writes-answer-to-the-store"
 _store_write_in_flight: ContextVar[bool] = ContextVar("s3store_write_in_flight", default=False)
@@ -263,14 +270,17 @@ def _translated(
         raise translate_client_error(
             exc, key=key, etag=etag, if_none_match=if_none_match, header=header
         ) from exc
-    except (BotoCoreError, urllib3.exceptions.HTTPError, OSError) as exc:
-        # A transport error (botocore wraps urllib3's, but one escaped a body read in the
-        # soak, under load). Only some classes prove the request never left.
+    except S3StoreError:
+        raise  # already ours (a document over the limit, found while reading)
+    except Exception as exc:
+        # Anything else from below: botocore's errors, urllib3's (an error answer's body
+        # read is outside botocore's wrapping), http.client's, a CancelledError. Only some
+        # classes prove that the request never left (s3store._sent).
         sent = request_may_have_been_sent(exc)
         if write and sent:
             raise AnswerLost(f"the answer was lost ({type(exc).__name__})", key=key) from exc
         # The network's fault is transient; a refused signature or parameter is not.
-        transport = isinstance(exc, HTTPClientError | urllib3.exceptions.HTTPError | OSError)
+        transport = isinstance(exc, _TRANSPORT_ERRORS)
         raise StorageError(
             f"{'no answer from' if sent else 'could not reach'} S3: {type(exc).__name__}",
             key=key, etag=etag, transient=transport,
@@ -294,7 +304,6 @@ class ObjectClient:
         self._owner: dict[str, Any] = (
             {"ExpectedBucketOwner": expected_bucket_owner} if expected_bucket_owner else {}
         )
-        self._versioning_enabled = False  # once Enabled, a bucket never goes back to unversioned
         for operation in ("PutObject", "DeleteObject"):
             handler: Any = _take_store_write_answer  # botocore's stubs expect handlers -> None
             client.meta.events.register_first(
@@ -346,15 +355,14 @@ class ObjectClient:
         )
 
     def versioning_enabled(self, key: str) -> bool:
-        """Does the bucket keep every version (versioning `Enabled`, not `Suspended`)?
+        """Does the bucket keep every version now (versioning `Enabled`, not `Suspended`)?
 
-        Raises `StorageError` (e.g. `AccessDenied` without `s3:GetBucketVersioning`).
+        Asked anew each time (versioning can be suspended at any moment). Raises
+        `StorageError` (e.g. `AccessDenied` without `s3:GetBucketVersioning`).
         """
-        if not self._versioning_enabled:
-            with _translated(key):
-                response = self.client.get_bucket_versioning(Bucket=self.bucket, **self._owner)
-            self._versioning_enabled = response.get("Status") == "Enabled"
-        return self._versioning_enabled
+        with _translated(key):
+            response = self.client.get_bucket_versioning(Bucket=self.bucket, **self._owner)
+        return response.get("Status") == "Enabled"
 
     def versions(self, key: str, *, page_size: int = 100) -> Iterator[ObjectVersion]:
         """Every version of exactly `key` (delete markers left out), newest first, page by page.

@@ -120,6 +120,8 @@ def resolve(objects: ObjectClient, key: str, *, ours: Collection[str], base: Bas
                        "write conditioned on (or cannot be told from it)")
     try:
         return _search_versions(objects, key, ours=ours, base=base, absent=head is None)
+    except NotFoundError:  # a listed version gone before it could be read (pruned, expired)
+        return unknown("a version of the key vanished while it was being looked through")
     except StorageError as exc:
         log.warning("resolving a lost answer on %s: versions could not be read (%s)", key,
                     exc.code or type(exc).__name__)
@@ -138,7 +140,7 @@ def _search_versions(
         second = version.last_modified.replace(microsecond=0)
         if base_second is not None and second < base_second:
             break  # older than the base's second: nothing of ours can be there
-        if base.version_id is not None and version.version_id == base.version_id:
+        if base.version_id not in (None, _UNVERSIONED) and version.version_id == base.version_id:
             base_second = second
             continue
         if heads == VERSION_SEARCH_LIMIT:

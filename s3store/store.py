@@ -32,7 +32,7 @@ from s3store.errors import (
     S3StoreError,
     StorageError,
 )
-from s3store.objects import RACING_CONDITIONAL_WRITES, ObjectClient, StoredObject
+from s3store.objects import RACING_CONDITIONAL_WRITES, AnswerLost, ObjectClient, StoredObject
 from s3store.resolve import Base, Landed, Outcome, Resolution
 from s3store.retry import RetryPolicy
 from s3store.writer import Again, ConditionalWriter, LostWrites
@@ -258,10 +258,19 @@ class JsonStore:
 
         Writes a probe object under `{prefix}.s3store-probe/`, attempts writes that a
         conforming endpoint must refuse, and deletes the probe whatever happens.
-        Raises `ConditionalWritesUnsupportedError` if such a write was accepted.
+        Raises `ConditionalWritesUnsupportedError` if such a write was accepted, and
+        `StorageError` (transient) if a probe write's answer was lost: run it again.
         """
         key = f"{prefix}.s3store-probe/{uuid.uuid4().hex}.json"
         check_key(key)
+        try:
+            self._probe(key)
+        except AnswerLost as exc:
+            raise StorageError(f"the answer to a probe write was lost ({exc.detail}): the "
+                               "verdict is unknown, run it again", key=key,
+                               transient=True) from exc
+
+    def _probe(self, key: str) -> None:
         probe = uuid.uuid4().hex
         etag = self._objects.put(key, b'{"probe":1}', write_id=probe, if_none_match=True).etag
         try:
@@ -355,18 +364,11 @@ class JsonStore:
         a wrong guess costs a request, never one of the caller's attempts.
         """
         members = [p for p in batch if not (p.left or p.settled)]
+        settled = self._what_came_before(key, members, round_)
+        if not isinstance(settled, _Nothing):
+            return settled
+        members = [p for p in members if not p.settled]
         if not members:
-            return None
-        if round_.lost.unresolved is not None:  # a lost answer still open: resolve it first
-            try:
-                found = self._writer.resolve_open(key, round_.lost)
-            except StorageError as exc:
-                if exc.transient:
-                    raise Again from exc
-                raise
-            if isinstance(found, Landed):
-                return self._landed(key, members, round_, found, None)
-            self._lost(key, members, round_, _NOTHING, found)
             return None
         if round_.resume is not _NOTHING:
             stored, guessed = round_.resume, False  # proven current by a resolution
@@ -381,6 +383,32 @@ class JsonStore:
             stored = self._read_fresh(key)
         outcome = self._write(key, members, round_, stored, guessed=False)
         return None if isinstance(outcome, _Nothing) else outcome  # only guesses are wrong
+
+    def _what_came_before(self, key: str, members: list[Pending],
+                          round_: _Round) -> StoredObject | _Nothing | None:
+        """Settle what earlier attempts left — maybe in another thread, interrupted: a
+        write known to have landed, an answer still to resolve, callers to be told
+        "unknown". `_NOTHING` if the attempt goes on."""
+        if round_.lost.landed is not None:
+            return self._landed(key, members, round_)
+        if not members:
+            return None
+        if round_.lost.unresolved is not None:
+            try:
+                found = self._writer.resolve_open(key, round_.lost)
+            except StorageError as exc:
+                if exc.transient:
+                    raise Again from exc
+                raise
+            if isinstance(found, Landed):
+                return self._landed(key, members, round_)
+            self._lost(key, members, round_, _NOTHING, found)
+            return None
+        # Whoever was answered "unknown" stays so, even if the thread that decided it was
+        # interrupted before it could say so.
+        self._answer_unknowns(key, members, round_, "an earlier write of this round")
+        nothing: _Nothing = _NOTHING
+        return nothing
 
     def _write(self, key: str, members: list[Pending], round_: _Round,
                stored: StoredObject | None, *, guessed: bool) -> StoredObject | _Nothing | None:
@@ -434,18 +462,18 @@ class JsonStore:
             self._first_touch.saw(new=True)
         log.debug("update %s: %s -> %s (%d mutations)", key, base.etag, outcome.etag,
                   len(members))
-        return self._landed(key, members, round_, outcome, payload)
+        return self._landed(key, members, round_)
 
-    def _landed(self, key: str, members: list[Pending], round_: _Round, landed: Landed,
-                payload: _Attempt | None) -> StoredObject:
-        """One of the round's writes landed: each caller is answered as that write did."""
-        found = round_.lost.sent.get(landed.write_id)
-        written = found if isinstance(found, _Attempt) else payload
-        if written is None:
-            raise RuntimeError(f"landed write {landed.write_id} is not one of this round's")
+    def _landed(self, key: str, members: list[Pending], round_: _Round) -> StoredObject:
+        """One of the round's writes landed (`round_.lost.landed`, recorded the moment it
+        was known): each caller is answered as that write did."""
+        record = round_.lost.landed
+        if record is None or not isinstance(record[1], _Attempt):
+            raise RuntimeError(f"update {key}: a landed write without what it carried")
+        landed, written, answered = record
         for pending in members:
             pending.error = written.errors.get(pending, pending.error)
-        if found is None:
+        if answered:
             self._cache.wrote(key, Cached(written.body, landed.etag, landed.write_id,
                                           landed.version_id))
         else:
@@ -462,20 +490,34 @@ class JsonStore:
             else:
                 round_.fresh = True
             raise Again
-        unsure = [p for p in members if not p.idempotent and p.error is None]
+        unsure = self._answer_unknowns(key, members, round_, resolution.reason)
         if unsure:
             log.warning("update %s: a lost answer could not be resolved (%s); %d caller(s) "
-                        "told the outcome is unknown", key, resolution.reason, len(unsure))
-            error = OutcomeUnknownError(
-                f"the answer was lost and nobody can tell whether this update landed: "
-                f"{resolution.reason}", key=key, etag=getattr(stored, "etag", None))
-            for pending in unsure:
-                pending.error = clone_error(error)
-                pending.settled = True
+                        "told the outcome is unknown", key, resolution.reason, unsure)
         if all(p.settled or p.error is not None for p in members):
             return None  # nobody left whose mutation may be applied again
         round_.fresh = True
         raise Again  # the rest declared themselves idempotent: re-read and re-apply
+
+    @staticmethod
+    def _answer_unknowns(key: str, members: list[Pending], round_: _Round, reason: str) -> int:
+        """Answer `OutcomeUnknownError` to every caller whose mutation is in a write still
+        open (its answer lost, not proven to have missed) and who did not declare it
+        idempotent: it must never be applied again. How many were answered."""
+        answered = 0
+        for write_id in round_.lost.open:
+            written = round_.lost.sent.get(write_id)
+            if not isinstance(written, _Attempt):
+                continue
+            for pending in members:
+                if (pending in written.errors and written.errors[pending] is None
+                        and not (pending.idempotent or pending.settled)):
+                    pending.error = OutcomeUnknownError(
+                        f"the answer was lost and nobody can tell whether this update "
+                        f"landed: {reason}", key=key)
+                    pending.settled = True
+                    answered += 1
+        return answered
 
     def _read_fresh(self, key: str) -> StoredObject | None:
         first_touch = not self._cache.knows(key)

@@ -23,6 +23,7 @@ from s3store.errors import (
     ConflictError,
     NotFoundError,
     OutcomeUnknownError,
+    S3StoreError,
     StorageError,
 )
 from s3store.objects import RACING_CONDITIONAL_WRITES, AnswerLost, ObjectClient
@@ -49,6 +50,9 @@ class LostWrites:
     # failed, or its thread was interrupted): nothing may be sent before it is.
     unresolved: Base | None = None
     bases: dict[str, Base] = field(default_factory=dict)  # what each write conditioned on
+    # The write that landed, what it carried, and whether its own answer said so (rather
+    # than a resolution): set before anything else is done about it.
+    landed: tuple[Landed, Any, bool] | None = None
 
     def __bool__(self) -> bool:
         return bool(self.sent)
@@ -95,11 +99,15 @@ class ConditionalWriter:
                 raise Again from None
             log.debug("%s: answer lost (%s), resolving %s", key, exc.detail, write_id)
             return self.resolve_open(key, lost)
-        except Exception:
+        except S3StoreError:
             self._answered(write_id, lost)  # an answer came: this write did not land
             raise
+        landed = Landed(write_id, result.etag, result.version_id)
+        # Recorded before anything else: a thread interrupted from here on leaves a round
+        # whose write is known to have landed, not one that looks unsent.
+        lost.landed = (landed, payload, True)
         self._answered(write_id, lost)
-        return Landed(write_id, result.etag, result.version_id)
+        return landed
 
     def resolve_open(self, key: str, lost: LostWrites) -> Landed | Resolution:
         """Resolve the operation's unresolved lost answer (`lost.unresolved` is its base).
@@ -114,6 +122,7 @@ class ConditionalWriter:
         log.debug("%s: lost answer resolved as %s %s", key, resolution.outcome.value,
                   resolution.reason)
         if resolution.landed is not None:
+            lost.landed = (resolution.landed, lost.sent.get(resolution.landed.write_id), False)
             return resolution.landed
         if resolution.outcome is Outcome.NOT_LANDED:  # none of those sent against this base
             lost.open -= {wid for wid, sent_on in lost.bases.items() if sent_on is base}
@@ -136,7 +145,9 @@ class ConditionalWriter:
         except NotFoundError:
             return None
         if head.write_id is not None and head.write_id in lost.sent:
-            return Landed(head.write_id, head.etag, head.version_id)
+            landed = Landed(head.write_id, head.etag, head.version_id)
+            lost.landed = (landed, lost.sent[head.write_id], False)
+            return landed
         return None
 
     def write(self, key: str, body: bytes, *, base: Base, retry: RetryPolicy) -> Landed:
@@ -251,8 +262,8 @@ class ConditionalWriter:
                 raise refusal from refusal.__cause__  # the last refusal, as S3 gave it
             raise StorageError(f"gave up after {attempts} attempts: every one was refused "
                                "before landing", key=key, transient=True) from None
-        except StorageError as exc:
-            if lost.open and not isinstance(exc, OutcomeUnknownError):
+        except S3StoreError as exc:
+            if lost.open and not isinstance(exc, OutcomeUnknownError | ConflictError):
                 raise OutcomeUnknownError(
                     "an answer was lost and the store could not ask S3 about it",
                     key=key) from exc

@@ -325,7 +325,9 @@ def test_a_round_found_landed_later_answers_each_caller_as_that_write_did(
             lost.sent["first"] = value
             lost.open.add("first")
             return Resolution(Outcome.UNKNOWN)
-        return Landed("first", '"etag-of-the-first-write"')  # found: the first one landed
+        landed = Landed("first", '"etag-of-the-first-write"')  # found: the first one landed
+        lost.landed = (landed, lost.sent["first"], False)
+        return landed
 
     monkeypatch.setattr(store._writer, "send", send)
     attempts = 0

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+import botocore
 import pytest
 
 from s3store import (
@@ -28,6 +29,7 @@ from tests.hooks import act_before, answer
 
 KEY = "doc.json"
 NO_WAIT = RetryPolicy(sleep=lambda _: None)
+BOTOCORE = tuple(int(part) for part in botocore.__version__.split(".")[:3])
 
 
 @pytest.fixture(params=[False, True], ids=["unversioned", "versioned"])
@@ -182,6 +184,8 @@ def test_6_resolved_lost_answers_do_not_drain_the_clients_retry_quota() -> None:
         assert client.get_object(Bucket=s3.bucket, Key=KEY)["Body"].read() == b"120"
 
 
+@pytest.mark.skipif(BOTOCORE < (1, 43, 3), reason="botocore before 1.43.3 reads a handler's "
+                    "False as 'retry after 0 s': there the old veto retries forever (defect 5)")
 def test_6_negative_control_a_handler_that_answers_no_retry_drains_the_quota() -> None:
     """The old veto's way (a needs-retry handler returning False first) on the same
     harness: botocore's standard handler still charges the quota, and after 120 lost

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 import boto3
+import botocore
 import botocore.config
 import botocore.exceptions as bce
 import botocore.parsers
@@ -282,6 +283,8 @@ def test_the_put_object_caller_sees_the_class_raised_at_send(
     assert request_may_have_been_sent(caught.value) is sent
 
 
+BOTOCORE = tuple(int(part) for part in botocore.__version__.split(".")[:3])
+
 # urllib3's urlopen raising X -> what URLLib3Session.send hands the caller.
 WRAPPED = [
     (u3e.NewConnectionError, bce.EndpointConnectionError),
@@ -297,7 +300,9 @@ WRAPPED = [
     (ConnectionResetError, bce.HTTPClientError),
     (ssl.SSLEOFError, bce.HTTPClientError),
     (http.client.RemoteDisconnected, bce.HTTPClientError),
-    (concurrent.futures.CancelledError, concurrent.futures.CancelledError),
+    # botocore re-raises a CancelledError as is from 1.40.28; before, it wraps it.
+    (concurrent.futures.CancelledError,
+     concurrent.futures.CancelledError if BOTOCORE >= (1, 40, 28) else bce.HTTPClientError),
 ]
 RAW = [c for c in ALL_CLASSES if not issubclass(c, bce.BotoCoreError | bce.ClientError)
        and c.__module__ != botocore.parsers.__name__]

@@ -137,6 +137,9 @@ def faulty_s3() -> Iterator[LocalS3]:
 
 def test_nine_steps_under_faults_all_stay(faulty_s3: LocalS3) -> None:
     ids = JobIds.fresh()
+    # Lost answers for sure (the plan's random ones may miss, under threads), then the plan.
+    faulty_s3.inject("error_after_write")
+    faulty_s3.inject("drop_after_write")
     _run_together(_steps(faulty_s3, ids, range(9), max_attempts=10,
                          barrier=threading.Barrier(9, timeout=60)))
     HtmlInvocation(target=target_for(faulty_s3, max_attempts=10), executor=SimulatedExecutor(),
