@@ -3,15 +3,25 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# test-min: the lowest versions pyproject.toml allows (constraints/minimum.txt).
+MIN_VENV := .venv-min
+MIN_STAMP := $(MIN_VENV)/.installed-stamp
+MIN_CONSTRAINTS := constraints/minimum.txt
 ARGS ?=
 
-.PHONY: test lint typecheck pytest demo bench clean
+.PHONY: test test-min lint typecheck pytest demo bench mutation clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+$(MIN_STAMP): pyproject.toml $(MIN_CONSTRAINTS)
+	test -x $(MIN_VENV)/bin/python || $(PYTHON) -m venv $(MIN_VENV)
+	$(MIN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(MIN_VENV)/bin/python -m pip install --quiet -c $(MIN_CONSTRAINTS) -e '.[test]'
+	touch $(MIN_STAMP)
 
 test: lint typecheck pytest
 
@@ -24,6 +34,16 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# pytest only: ruff, mypy and the stubs need not be at their minimum.
+test-min: $(MIN_STAMP)
+	$(MIN_VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Mutation testing (long: not part of `make test`); `$(BIN)/mutmut results` lists survivors.
+mutation: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[mutation]'
+	$(BIN)/mutmut run $(ARGS)
+	$(BIN)/mutmut results
+
 demo: $(STAMP)
 	$(BIN)/python -m worker_integration.demo $(ARGS)
 
@@ -31,4 +51,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(ARGS)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info
+	rm -rf $(VENV) $(MIN_VENV) mutants .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -274,10 +274,14 @@ class _Classes:
         return found if isinstance(found, type) and issubclass(found, BaseException) else _Absent
 
 
+def _present(classes: tuple[type[BaseException], ...]) -> tuple[type[BaseException], ...]:
+    return tuple(cls for cls in classes if cls is not _Absent)
+
+
 bce = _Classes(botocore.exceptions)
 u3e = _Classes(urllib3.exceptions)
 
-NOT_SENT: tuple[type[BaseException], ...] = (
+NOT_SENT: tuple[type[BaseException], ...] = _present((
     # Transport: the connect (or the DNS lookup before it) failed.
     bce.EndpointConnectionError,
     bce.ConnectTimeoutError,
@@ -363,9 +367,9 @@ NOT_SENT: tuple[type[BaseException], ...] = (
     u3e.ProxySchemeUnsupported,
     # Builtins.
     socket.gaierror,
-)
+))
 
-MAYBE_SENT: tuple[type[BaseException], ...] = (
+MAYBE_SENT: tuple[type[BaseException], ...] = _present((
     # botocore transport and response.
     bce.ConnectionError,
     bce.SSLError,
@@ -466,9 +470,9 @@ MAYBE_SENT: tuple[type[BaseException], ...] = (
     http.client.RemoteDisconnected,
     # Builtins: cancellation of a body stream.
     concurrent.futures.CancelledError,
-)
+))
 
-_NOT_SENT: frozenset[type[BaseException]] = frozenset(NOT_SENT) - {_Absent}
+_NOT_SENT: frozenset[type[BaseException]] = frozenset(NOT_SENT)
 
 
 def request_may_have_been_sent(exc: BaseException) -> bool:
