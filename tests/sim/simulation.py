@@ -16,6 +16,9 @@ Every operation's invocation, completion and outcome is recorded as a history th
 
 from __future__ import annotations
 
+import concurrent.futures
+import http.client
+import logging
 import random
 import ssl
 import threading
@@ -190,9 +193,11 @@ class Config:
     p_refused: float = 0.1
     p_read_fault: float = 0.05
     p_deny_listing: float = 0.1
+    p_interrupt: float = 0.02  # a signal in the actor's thread at a request (Ctrl-C, a timeout)
     shuffle_ties: bool = False
     resolve: bool = True
-    lost_kinds: tuple[str, ...] = ("500", "closed", "ssl", "timeout", "urllib3")
+    lost_kinds: tuple[str, ...] = ("500", "closed", "ssl", "timeout", "urllib3", "http.client",
+                                   "cancelled")
 
     @classmethod
     def from_seed(cls, seed: int, **overrides: Any) -> Config:
@@ -276,6 +281,13 @@ class Simulation:
             f"/{BUCKET}/" in request.url
         method = request.method
         conditional = any(h.lower() in ("if-match", "if-none-match") for h in request.headers)
+        if self.rng.random() < self.config.p_interrupt:
+            # A signal while the request is on the wire: sent and applied, or not sent.
+            kind = self.rng.choice(["interrupt-before", "interrupt-after"])
+            self._count(kind)
+            if kind == "interrupt-after":
+                self.bucket.serve(request)
+            raise KeyboardInterrupt
         roll = self.rng.random()
         if is_object and method in ("PUT", "DELETE") and conditional:
             if roll < self.config.p_lost:
@@ -312,6 +324,10 @@ class Simulation:
                            error=ssl.SSLEOFError(8, "EOF occurred in violation of protocol"))
         if kind == "timeout":
             raise ReadTimeoutError(endpoint_url=url)
+        if kind == "http.client":
+            raise http.client.IncompleteRead(b"partial")
+        if kind == "cancelled":
+            raise concurrent.futures.CancelledError
         raise urllib3.exceptions.ProtocolError("Connection aborted.",
                                                ConnectionResetError(104, "reset"))
 
@@ -354,8 +370,8 @@ class Simulation:
                 raise
             if document is not None:
                 result, etag = document.value, document.etag
-        except OutcomeUnknownError:
-            status = "unknown"
+        except (OutcomeUnknownError, KeyboardInterrupt):
+            status = "unknown"  # a caller interrupted mid-call knows nothing of its outcome
         except AlreadyExistsError:
             status, result = "fail", "already_exists"
         except ConflictError as exc:
@@ -454,7 +470,7 @@ class Simulation:
             thread = threading.Thread(target=self._actor, args=(index,), name=f"sim-a{index}",
                                       daemon=True)
             threads.append(thread)
-        with _botocore_sleeps(self.scheduler):
+        with _botocore_sleeps(self.scheduler), _signals_at_log_lines(self):
             for thread in threads:
                 thread.start()
             self.scheduler.run()
@@ -486,6 +502,39 @@ def _botocore_sleeps(scheduler: Scheduler) -> Iterator[None]:
         yield
     finally:
         setattr(botocore.endpoint, "time", real)  # noqa: B010
+
+
+class _SignalAtLogLine(logging.Handler):
+    """A signal can be delivered at any bytecode; the store's log lines (a write to a
+    stream, where pending signals run) are where one is modelled: between an answer and
+    what the store makes of it."""
+
+    def __init__(self, simulation: Simulation) -> None:
+        super().__init__(logging.DEBUG)
+        self._simulation = simulation
+
+    def emit(self, record: logging.LogRecord) -> None:
+        simulation = self._simulation
+        if simulation.scheduler.current() is None:
+            return
+        if simulation.rng.random() < simulation.config.p_interrupt:
+            simulation._count("interrupt-at-log")
+            raise KeyboardInterrupt
+
+
+@contextmanager
+def _signals_at_log_lines(simulation: Simulation) -> Iterator[None]:
+    logger = logging.getLogger("s3store")
+    handler, level, propagate = _SignalAtLogLine(simulation), logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False  # thousands of records: kept here, not captured
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
 
 
 def run_seed(seed: int, **overrides: Any) -> Outcome:

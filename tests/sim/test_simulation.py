@@ -72,15 +72,16 @@ def test_a_seed_replays_exactly() -> None:
 def test_the_simulation_injects_every_fault_kind(pytestconfig: pytest.Config) -> None:
     faults: dict[str, int] = {}
     outcomes: dict[str, int] = {}
-    for seed in seeds(pytestconfig)[:40]:
+    for seed in seeds(pytestconfig)[:60]:
         run = run_seed(seed)
         for kind, count in run.faults.items():
             faults[kind] = faults.get(kind, 0) + count
         for op in run.history:
             outcomes[op.status] = outcomes.get(op.status, 0) + 1
     assert set(faults) >= {"lost-500", "lost-closed", "lost-ssl", "lost-timeout",
-                           "lost-urllib3", "503", "409", "unsent", "500-before",
-                           "listing-denied", "read-503"}, faults
+                           "lost-urllib3", "lost-http.client", "lost-cancelled", "503", "409",
+                           "unsent", "500-before", "listing-denied", "read-503",
+                           "interrupt-before", "interrupt-after", "interrupt-at-log"}, faults
     assert set(outcomes) == {"ok", "fail", "unknown"}, outcomes
 
 
