@@ -14,9 +14,10 @@ expanded once; an ok update is two steps, its effect and then an implicit read o
 document it returned (which may include later updates batched with it). Exact reductions:
 a passing check that leaves the state alone (get, failure, read) is taken at once; a
 configuration is skipped if one that used fewer optional applications (unknown ops,
-repeats) was seen with all else equal; and a read that can no longer come true — no op
-left that could write its value, or, with only appends/upserts left, a list that no longer
-begins like it — cuts the branch.
+repeats) was seen with all else equal; and a read still due (also the next one to come)
+that can no longer come true — no op left that could write its value, or, with only
+appends/upserts left to act, a list read that the state no longer begins like — cuts the
+branch. Values are compared as the store's JSON bytes (dict key order counts, as in ETags).
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ import enum
 import functools
 import hashlib
 import json
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 __all__ = [
-    "ABSENT", "NO_DEFAULT", "CheckerLimitError", "Op", "Verdict",
+    "ABSENT", "NO_DEFAULT", "CheckerLimitError", "Kind", "Op", "Status", "Verdict",
     "apply_mutation", "check", "check_by_key", "etag_of",
 ]
 
@@ -43,6 +45,8 @@ class _Marker(enum.Enum):
 
     def __repr__(self) -> str:
         return self.value
+
+    __str__ = __repr__
 
 
 ABSENT: Final = _Marker.ABSENT          # the key holds no object
@@ -117,23 +121,18 @@ def apply_mutation(mutation: Any, value: Any) -> Any:
         if callable(apply):
             return apply(value)
         raise ValueError(f"unknown mutation {mutation!r}")
-    wrong = TypeError(f"{mutation!r} does not apply to {value!r}")
     match mutation:
-        case ("append", item):
-            if not isinstance(value, list):
-                raise wrong
+        case ("append", item) if isinstance(value, list):
             return [*value, item]
-        case ("inc",) | ("dec",):
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise wrong
+        case ("inc",) | ("dec",) if isinstance(value, int) and not isinstance(value, bool):
             return value + (1 if mutation[0] == "inc" else -1)
-        case ("upsert", key, item):
-            if not isinstance(value, list) or not all(_pair(p) for p in value):
-                raise wrong
+        case ("upsert", key, item) if isinstance(value, list) and all(map(_pair, value)):
             found = any(p[0] == key for p in value)
             return [[key, item] if p[0] == key else p for p in value] + [[key, item]][found:]
         case ("set", item):
             return item
+        case ("append", _) | ("inc",) | ("dec",) | ("upsert", _, _):
+            raise TypeError(f"{mutation!r} does not apply to {value!r}")
     raise ValueError(f"unknown mutation {mutation!r}")
 
 
@@ -207,15 +206,27 @@ class _Entry:
                 could = True  # a mutation object: anything
         return bool(could)
 
+    def mutation(self) -> str | None:
+        """The name of an update's tuple mutation."""
+        mutation = self.op.args[0] if self.op.kind == "update" else None
+        return mutation[0] if isinstance(mutation, tuple) else None
+
     def grows(self) -> bool:
         """Whether the op cannot change a list but by appending or upserting."""
-        return self.op.kind == "get" or self.mode == "fail" or (
-            self.op.kind == "update" and isinstance(self.op.args[0], tuple)
-            and self.op.args[0][:1] in (("append",), ("upsert",)))
+        return (self.op.kind == "get" or self.mode == "fail"
+                or self.mutation() in ("append", "upsert"))
 
 
 def _pair(item: Any) -> bool:
     return isinstance(item, list) and len(item) == 2
+
+
+def _begins(target: list[Any], value: list[Any], upserts: bool) -> bool:
+    """Whether appends (and upserts, which keep each [id, v]'s place and id) may still
+    turn the list `value` into `target`."""
+    return len(value) <= len(target) and (target[:len(value)] == value or (upserts and all(
+        old == new or (_pair(old) and _pair(new) and old[0] == new[0])
+        for old, new in zip(value, target, strict=False))))
 
 
 _MUTATIONS: Final = [("append",), ("inc",), ("dec",), ("upsert",), ("set",)]
@@ -266,45 +277,59 @@ class _Search:
         self.closing = sorted((e for e in entries if e.deadline is not None),
                               key=lambda e: e.deadline or 0)
         self.steps: dict[tuple[int, str | None], tuple[Any, str | None] | None] = {}
+        self.blocked: dict[int, _Entry] = {}  # per completion: the last read found impossible
         # Applications that may be left out (an unknown op's, a repeatable ok op's after its
         # first): fewer of them, all else equal, can do all that more can (see run()).
         self.optional = sum((7 if e.mode == "unknown" else 6) << e.shift
                             for e in entries if e.limit > 1 or e.mode == "unknown")
         # Per completion: the ops that may be linearized before it (invoked, not completed),
         # the completing op x first, then those that could write what x read, ok before
-        # unknown, by invocation; those writers; and, when x reads a list and all of them
-        # only append or upsert, the ones that may still write.
-        self.available, self.writers, self.growers = [], [], list[list[_Entry] | None]()
+        # unknown, by invocation; and those writers.
+        self.available: list[list[_Entry]] = []
+        self.writers: list[list[_Entry]] = []
         for x in self.closing:
             end, target = x.deadline or 0, x.op.result
-            others = sorted((e for e in entries if e is not x and e.op.invoked < end
-                             and (e.deadline is None or e.deadline > end)),
-                            key=lambda e: (not e.could_write(target, x.result_key),
-                                           e.mode == "unknown", e.op.invoked))
-            ops = [x, *others]
-            self.available.append(ops)
-            self.writers.append([e for e in ops if e.could_write(target, x.result_key)])
-            self.growers.append([e for e in ops if e.op.kind != "get" and e.mode != "fail"]
-                                if isinstance(target, list) and all(e.grows() for e in ops)
-                                else None)
+            ops = [x, *(e for e in entries if e is not x and e.op.invoked < end
+                        and (e.deadline is None or e.deadline > end))]
+            writers = [e for e in ops if e.could_write(target, x.result_key)]
+            self.writers.append(writers)
+            writing = {e.shift for e in writers}
+            self.available.append([x, *sorted(ops[1:], key=lambda e: (
+                e.shift not in writing, e.mode == "unknown", e.op.invoked))])
+        # Per completion, the ok ops reading a list (the available ones, and the next one
+        # invoked after it), each with whether an upsert may act before its read, and the
+        # ops other than appends and upserts that may: once those have no application left,
+        # the state must grow into the list read.
+        self.readers: list[list[tuple[_Entry, bool, list[_Entry]]]] = []
+        lists = [e for e in entries if isinstance(e.op.result, list) and e.result_key]
+        reading = {e.shift for e in lists}
+        for x, ops in zip(self.closing, self.available, strict=True):
+            end = x.deadline or 0
+            open_ = [e for e in entries if e.deadline is None or e.deadline >= end]
+            others = [e for e in open_ if not e.grows()]
+            upsert = min((e.op.invoked for e in open_ if e.mutation() == "upsert"),
+                         default=math.inf)
+            later = min((e for e in lists if e.op.invoked > end), default=None,
+                        key=lambda e: e.op.invoked)
+            self.readers.append([
+                (e, (e.deadline or 0) > upsert,
+                 [o for o in others if o.op.invoked < (e.deadline or 0)])
+                for e in [*ops, later] if e is not None and e.shift in reading])
 
-    def dead(self, j: int, progress: int, value: Any, key: str | None) -> bool:
-        """Whether the completing op's read can no longer come true."""
-        x, growers, target = self.closing[j], self.growers[j], self.closing[j].op.result
-        if x.result_key is None or (
-                key == x.result_key and (x.op.kind == "get" or x.count(progress) > 0)):
-            return False
-        if all(e.count(progress) >= e.limit for e in self.writers[j]):
-            return True
-        if growers is None or not isinstance(value, list):
-            return False
-        more = sum(e.limit - e.count(progress) for e in growers)
-        if not len(value) <= len(target) <= len(value) + more:
-            return True
-        upserts = any(e.op.args[0][0] == "upsert" for e in growers)
-        return target[:len(value)] != value and not (upserts and all(
-            old == new or (_pair(old) and _pair(new) and old[0] == new[0])
-            for old, new in zip(value, target, strict=False)))
+    def dead(self, j: int, progress: int, value: Any, key: str | None) -> _Entry | None:
+        """An op whose read, still due, can no longer come true: none is left that could
+        write what the completing op read, or only appends and upserts may act until a list
+        read that the state does not begin like."""
+        x = self.closing[j]
+        if x.result_key is not None and not x.done(progress) and key != x.result_key and all(
+                e.count(progress) >= e.limit for e in self.writers[j]):
+            return x
+        if isinstance(value, list):
+            for e, upserts, others in self.readers[j]:
+                if not e.done(progress) and not _begins(e.op.result, value, upserts) and all(
+                        o.count(progress) >= o.limit for o in others):
+                    return e
+        return None
 
     def moves(self, config: _Config) -> Iterator[_Move]:
         j, progress, value, key = config
@@ -313,7 +338,9 @@ class _Search:
             yield (j + 1, progress & ~(15 << x.shift), value, key), None  # x is closed
             if x.count(progress) >= x.limit:
                 return  # nothing else is due before this completion: defer the rest
-        elif self.dead(j, progress, value, key):
+        blocker = self.dead(j, progress, value, key)
+        if blocker is not None:
+            self.blocked[j] = blocker
             return
         for e in self.available[j]:  # a passing check that leaves the state alone: at once
             n = e.count(progress)
@@ -376,9 +403,13 @@ class _Search:
         prefix = ", ".join(str(i) for i in path if i is not None) or "-"
         shown = ", ".join(map(repr, states[:5])) + (" (and more)" if len(states) > 5 else "")
         others = "".join(f"\n    {e.op}" for e in self.available[j][1:]) or " none"
+        blocker = self.blocked.get(j)
+        why = [] if blocker is None else [
+            f"  (a way on was cut short as the read of #{blocker.op.id} could no longer come"
+            f" true: {blocker.op})"]
         return Verdict(False, "\n".join([
             f"not linearizable: {self.closing[j].op}",
-            f"  cannot be linearized; {j} of {len(self.closing)} completions explained.",
+            f"  cannot be linearized; {j} of {len(self.closing)} completions explained.", *why,
             f"  longest linearizable prefix (op ids): {prefix}",
             f"  model states possible just before its completion: {shown}",
             f"  other ops that could have been linearized there:{others}"]), None)
