@@ -113,3 +113,41 @@ def test_a_raw_urllib3_error_while_reading_is_a_transient_storage_error() -> Non
     with pytest.raises(StorageError) as caught:
         ObjectClient(client, "bucket").get("k", max_bytes=100)
     assert caught.value.transient and caught.value.key == "k"
+
+
+ALL_FIELDS: list[s3store.S3StoreError] = [
+    s3store.NotFoundError("gone", key="k", etag='"e"', code="NoSuchKey", request_id="R1"),
+    s3store.ConflictError("changed", key="k", etag='"e"', code="PreconditionFailed"),
+    s3store.AlreadyExistsError("taken", key="k", code="PreconditionFailed", request_id="R2"),
+    s3store.RetriesExhaustedError("gave up", key="k", attempts=7, elapsed=1.25),
+    s3store.OutcomeUnknownError("lost", key="k", etag='"e"'),
+    s3store.CorruptDocumentError("bad bytes", key="k", etag='"e"'),
+    s3store.DocumentTooLargeError("big", key="k", size=10, limit=5),
+    s3store.InvalidKeyError("bad key", key="../x"),
+    s3store.InvalidValueError("NaN", key="k"),
+    s3store.ConditionalWritesUnsupportedError("ignored", key="k", etag='"0"'),
+    s3store.StorageError("refused", key="k", code="SlowDown", request_id="R3", status=503,
+                         transient=True),
+]
+
+
+@pytest.mark.parametrize("error", ALL_FIELDS, ids=lambda e: type(e).__name__)
+def test_every_error_copies_and_pickles_with_every_field(error: s3store.S3StoreError) -> None:
+    """A failed round answers each caller with its own copy; a ProcessPoolExecutor
+    pickles what a worker raised. Both keep the type, the message, every field."""
+    import copy  # noqa: PLC0415 - only here
+    import pickle  # noqa: PLC0415
+
+    error.__cause__ = ValueError("the cause")
+    for again in (copy.copy(error), pickle.loads(pickle.dumps(error))):  # noqa: S301 - ours
+        assert type(again) is type(error)
+        assert again.args == error.args and str(again) == str(error)
+        assert vars(again) == vars(error)
+    assert copy.copy(error).__cause__ is None  # the store sets the cause of a clone itself
+    assert store_clone(error).__cause__ is error.__cause__
+
+
+def store_clone(error: BaseException) -> BaseException:
+    from s3store.commit import clone_error  # noqa: PLC0415 - the round's own copier
+
+    return clone_error(error)

@@ -11,12 +11,12 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
 from s3store import Document, JsonStore, RetryPolicy
-from s3store.commit import Pending
+from s3store.commit import GroupCommit, Pending
 from s3store.testing import LocalS3
 from tests.hooks import act_before, land_then_raise
 
@@ -190,3 +190,81 @@ def test_9_a_child_forked_while_a_round_is_in_flight_can_update_the_key(s3: Loca
     leader.join(BOUND)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
     assert sorted(store.get(KEY).value) == ["child", "leader"]
+
+
+class Leavable(threading.Condition):
+    """A group-commit wait that the threads in `leaving` give up (as on a signal)."""
+
+    leaving: ClassVar[set[threading.Thread]] = set()  # threads, not idents: those are reused
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if threading.current_thread() in Leavable.leaving:
+            raise Leave
+        woke = super().wait(timeout)
+        if threading.current_thread() in Leavable.leaving:
+            raise Leave
+        return woke
+
+
+def test_a_round_handed_over_skips_a_caller_that_already_left() -> None:
+    """Round 1 holds X (leading) and Y. Y leaves while it is written; then X is
+    interrupted mid-request. The round must not be carried by Y (gone): Z, queued
+    behind, leads the next round instead of waiting forever."""
+    group = GroupCommit(condition=Leavable)
+    gates = [threading.Event(), threading.Event()]
+    entered = [threading.Event(), threading.Event()]
+    batches: list[list[Pending]] = []
+    leaders: list[int] = []
+
+    def flush(batch: list[Pending]) -> None:
+        index = len(batches)
+        batches.append(batch)
+        leaders.append(threading.get_ident())
+        if index < 2:
+            entered[index].set()
+            assert gates[index].wait(BOUND)
+        if index == 1:
+            raise KeyboardInterrupt  # X, interrupted while its write is on the wire
+        for pending in batch:
+            pending.settled = True
+
+    outcomes: dict[str, Any] = {}
+
+    def submit(name: str) -> threading.Thread:
+        def target() -> None:
+            try:
+                group.submit("k", Pending(lambda v: v), flush)
+                outcomes[name] = "ok"
+            except BaseException as exc:  # the outcome is what is checked
+                outcomes[name] = type(exc).__name__
+
+        thread = threading.Thread(target=target, name=name)
+        thread.start()
+        return thread
+
+    threads = {"w": submit("w")}
+    assert entered[0].wait(BOUND)
+    threads |= {name: submit(name) for name in ("x", "y")}
+    for _ in range(1_000_000):  # bounded: both queue behind round 0
+        if group.queued("k") == 2:
+            break
+    gates[0].set()
+    assert entered[1].wait(BOUND)  # round 1 = x and y, led by one of them
+    members = {p.owner for p in batches[1]}
+    assert members == {threads["x"].ident, threads["y"].ident}
+    follower = next(t for t in (threads["x"], threads["y"]) if t.ident != leaders[1])
+    Leavable.leaving.add(follower)
+    with group._lock:
+        group._queues["k"].cond.notify_all()
+    follower.join(BOUND)
+    threads["z"] = submit("z")
+    for _ in range(1_000_000):
+        if group.queued("k") == 1:
+            break
+    gates[1].set()
+    for thread in threads.values():
+        thread.join(BOUND)
+        assert not thread.is_alive(), f"{thread.name} never came back"
+    Leavable.leaving.clear()
+    assert sorted(outcomes.values()) == ["KeyboardInterrupt", "Leave", "ok", "ok"]
+    assert outcomes["z"] == "ok" and group._queues == {}
