@@ -22,6 +22,7 @@ from s3store import (
     NotFoundError,
     OutcomeUnknownError,
     RetryPolicy,
+    StorageError,
 )
 from s3store.testing import FaultKind, FaultPlan, LocalS3
 
@@ -273,3 +274,27 @@ def test_overtaken_lost_update_without_versions_is_unknown_unless_declared_idemp
         store.update(KEY, append("b"))
     rival.join()
     assert store.get(KEY).value == ["a", "b", "rival"]  # "b" once: it had landed
+
+
+def test_a_conditional_delete_refused_every_time_is_a_storage_error_not_unknown(
+        s3: LocalS3) -> None:
+    store = JsonStore(s3.client(read_timeout=0.3, max_attempts=1), s3.bucket,
+                      retry=RetryPolicy(max_attempts=2, sleep=lambda _: None))
+    first = store.create(KEY, {"v": 1})
+    s3.inject("slow_down", count=2)  # refused before any effect, twice: nothing is open
+    with pytest.raises(StorageError) as caught:
+        store.delete(KEY, etag=first.etag)
+    assert not isinstance(caught.value, OutcomeUnknownError) and caught.value.transient
+    assert store.get(KEY).value == {"v": 1}
+
+
+def test_a_lost_delete_is_resolved_again_before_it_is_sent_again(s3: LocalS3) -> None:
+    store = JsonStore(s3.client(read_timeout=0.3, max_attempts=1), s3.bucket, retry=NO_WAIT)
+    first = store.create(KEY, {"v": 1})
+    s3.clear_requests()
+    s3.inject("error_after_write")  # the delete happens, its answer is a 500
+    s3.inject("slow_down")  # the resolving HEAD is throttled: ask again, never resend
+    with pytest.raises(OutcomeUnknownError):
+        store.delete(KEY, etag=first.etag)  # gone: by this delete or another's
+    assert [(r.method, r.status) for r in s3.requests] == [
+        ("DELETE", 500), ("HEAD", 503), ("HEAD", 404)]
