@@ -298,3 +298,16 @@ def test_a_lost_delete_is_resolved_again_before_it_is_sent_again(s3: LocalS3) ->
         store.delete(KEY, etag=first.etag)  # gone: by this delete or another's
     assert [(r.method, r.status) for r in s3.requests] == [
         ("DELETE", 500), ("HEAD", 503), ("HEAD", 404)]
+
+
+def test_a_lost_answer_proven_not_landed_on_a_current_base_is_resent_without_a_read(
+        s3: LocalS3) -> None:
+    """The HEAD that proves the base still current is as good as a read: the update is
+    written again straight away (one GET saved)."""
+    store = make_store(s3)
+    store.create(KEY, ["a"])  # the store knows the base's write id
+    s3.clear_requests()
+    s3.inject("error_before_write")  # a 500 that came before any effect
+    assert store.update(KEY, append("b")).value == ["a", "b"]
+    assert [(r.method, r.status) for r in s3.requests] == [
+        ("PUT", 500), ("HEAD", 200), ("PUT", 200)]
