@@ -17,11 +17,13 @@ from s3store.errors import (
     S3StoreError,
     StorageError,
 )
+from s3store.objects import REPEATED_LISTING, ObjectVersion
 from s3store.retry import RetryPolicy
 from s3store.store import DEFAULT_MAX_DOCUMENT_BYTES, Document, JsonStore
 
 __all__ = [
     "DEFAULT_MAX_DOCUMENT_BYTES",
+    "REPEATED_LISTING",
     "AlreadyExistsError",
     "ConditionalWritesUnsupportedError",
     "ConflictError",
@@ -32,6 +34,7 @@ __all__ = [
     "InvalidValueError",
     "JsonStore",
     "NotFoundError",
+    "ObjectVersion",
     "OutcomeUnknownError",
     "RetriesExhaustedError",
     "RetryPolicy",

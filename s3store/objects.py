@@ -39,12 +39,12 @@ from __future__ import annotations
 import concurrent.futures
 import http.client
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import urllib3.exceptions
 from botocore.config import Config
@@ -370,32 +370,58 @@ class ObjectClient:
         Raises `StorageError` — code `RepeatedListingPage` when the server repeats a page
         or a version (some S3-compatible servers loop) — rather than walking forever.
         """
-        markers: dict[str, Any] = {}
-        seen_pages: set[tuple[str, str]] = set()
-        seen_versions: set[str] = set()
-        while True:
-            with _translated(key):
-                response = self.client.list_object_versions(
-                    Bucket=self.bucket, Prefix=key, MaxKeys=page_size, **markers, **self._owner
-                )
+        seen: set[str] = set()
+        pages = self._pages(self.client.list_object_versions, key, _VERSION_MARKERS,
+                            Prefix=key, MaxKeys=page_size)
+        for response in pages:
             for item in response.get("Versions", []):
                 if item["Key"] != key:
                     if item["Key"] > key:
                         return  # listed in key order: past ours, nothing more of it
                     continue
                 version_id = str(item.get("VersionId") or _UNVERSIONED)
-                if version_id in seen_versions:
+                if version_id in seen:
                     raise _repeated(key, f"version {version_id} listed twice")
-                seen_versions.add(version_id)
+                seen.add(version_id)
                 yield ObjectVersion(version_id, item["ETag"], item["LastModified"])
+
+    def keys(self, prefix: str = "", *, page_size: int = 1000) -> Iterator[str]:
+        """Every key under `prefix`, in key order, page by page (`ListObjectsV2`).
+
+        Raises `StorageError` — code `RepeatedListingPage` when the server repeats a page
+        or lists a key out of order (it would loop) — rather than walking forever.
+        """
+        last: str | None = None
+        pages = self._pages(self.client.list_objects_v2, prefix, _KEY_MARKERS,
+                            Prefix=prefix, MaxKeys=page_size)
+        for response in pages:
+            for item in response.get("Contents", []):
+                key = item["Key"]
+                if last is not None and key <= last:
+                    raise _repeated(prefix, f"key {key!r} listed after {last!r}")
+                last = key
+                yield key
+
+    def _pages(self, list_page: Callable[..., Any], key: str,
+               markers: tuple[tuple[str, str], ...], **params: Any) -> Iterator[Any]:
+        """The pages of one listing; `markers` pairs each field naming the next page in
+        an answer with the parameter that asks for it. A page asked for twice (or a
+        truncated page naming none) is the server looping: `StorageError`."""
+        asked: dict[str, str] = {}
+        seen: set[tuple[str, ...]] = set()
+        while True:
+            with _translated(key):
+                response = list_page(Bucket=self.bucket, **params, **asked, **self._owner)
+            yield response
             if not response.get("IsTruncated"):
                 return
-            page = (str(response.get("NextKeyMarker", "")),
-                    str(response.get("NextVersionIdMarker", "")))
-            if page in seen_pages or page == ("", ""):
-                raise _repeated(key, f"the page after marker {page} was asked for twice")
-            seen_pages.add(page)
-            markers = {"KeyMarker": page[0], "VersionIdMarker": page[1]}
+            following = tuple(str(response.get(field) or "") for field, _ in markers)
+            if following in seen or not any(following):
+                raise _repeated(key, f"the page after {following} was asked for twice"
+                                if following in seen else "a truncated page names no next page")
+            seen.add(following)
+            asked = {param: value for (_, param), value in zip(markers, following, strict=True)
+                     if value}
 
     def put(
         self,
@@ -449,6 +475,11 @@ class ObjectClient:
                     Bucket=self.bucket, Key=key, IfMatch=if_match, **self._owner
                 )
         log.debug("DELETE %s if_match=%s", key, if_match)
+
+
+_VERSION_MARKERS: Final = (("NextKeyMarker", "KeyMarker"),
+                           ("NextVersionIdMarker", "VersionIdMarker"))
+_KEY_MARKERS: Final = (("NextContinuationToken", "ContinuationToken"),)
 
 
 def _repeated(key: str, what: str) -> StorageError:

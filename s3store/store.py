@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -32,7 +32,13 @@ from s3store.errors import (
     S3StoreError,
     StorageError,
 )
-from s3store.objects import RACING_CONDITIONAL_WRITES, AnswerLost, ObjectClient, StoredObject
+from s3store.objects import (
+    RACING_CONDITIONAL_WRITES,
+    AnswerLost,
+    ObjectClient,
+    ObjectVersion,
+    StoredObject,
+)
 from s3store.resolve import Base, Landed, Outcome, Resolution
 from s3store.retry import RetryPolicy
 from s3store.writer import Again, ConditionalWriter, LostWrites
@@ -252,6 +258,25 @@ class JsonStore:
             base = self._base_for(key, etag)
             self._cache.discard(key)
             self._writer.delete(key, base=base, retry=self.retry)
+
+    def keys(self, prefix: str = "", *, page_size: int = 1000) -> Iterator[str]:
+        """Every key under `prefix`, in key order (`ListObjectsV2`, `page_size` keys a
+        request), as the listing goes.
+
+        A server whose listing repeats a page or a key raises `StorageError` with code
+        `RepeatedListingPage` instead of looping; other failures are `StorageError` too.
+        """
+        return self._objects.keys(prefix, page_size=page_size)
+
+    def versions(self, key: str, *, page_size: int = 1000) -> Iterator[ObjectVersion]:
+        """Every version of exactly `key`, newest first, delete markers left out (on a
+        bucket that never had versioning, the one object, version id "null").
+
+        Raises `InvalidKeyError`, and `StorageError` as `keys()` does (a repeated page or
+        version id is `RepeatedListingPage`).
+        """
+        check_key(key)
+        return self._objects.versions(key, page_size=page_size)
 
     def verify_conditional_writes(self, *, prefix: str = "") -> None:
         """Check that the endpoint honours `If-None-Match: *` and `If-Match` on `PutObject`.

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from s3store import JsonStore
 from s3store.testing import LocalS3
 from tests.test_cli_harness import fake_aws, run_on
 from tests.worker_helpers import (
@@ -215,8 +216,8 @@ def test_negative_control_a_blind_write_of_the_union_loses_the_live_record(
     ids = JobIds.fresh()
     reproduce_the_incident(versioned, ids)
     client = versioned.client()
-    union = recovery.union_of_versions(recovery.read_versions(client, versioned.bucket,
-                                                              ids.steps_key))
+    union = recovery.union_of_versions(recovery.read_versions(
+        JsonStore(client, versioned.bucket), client, ids.steps_key))
     current = stored_json(versioned, ids.steps_key)
     rebuilt, _ = recovery.restore_steps(current, union, key=ids.steps_key)
     db_for(versioned).record_execution_step(ids.c, ids.j, ExecutionStep(

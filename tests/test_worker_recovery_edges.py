@@ -35,7 +35,8 @@ def test_versions_are_read_oldest_first(s3: LocalS3) -> None:
 
     for order in range(1, 5):
         store.update(KEY, adding(order), default=[])
-    versions = recovery.read_versions(s3.client(), s3.bucket, KEY, page_size=2)
+    client = s3.client()
+    versions = recovery.read_versions(JsonStore(client, s3.bucket), client, KEY, page_size=2)
     assert [len(v.records or ()) for v in versions] == [1, 2, 3, 4]
     assert [v.last_modified for v in versions] == sorted(v.last_modified for v in versions)
 

@@ -115,7 +115,7 @@ class AuditCommand(CommandHelp):
             ctx.usage_error(f"--page-size must be 1 to {DEFAULT_PAGE_SIZE}")
         store, progress = ctx.store(), Progress(ctx.err)
         results: list[JobAudit] = []
-        for job in list_jobs(ctx.client(), ctx.bucket, prefix=args.prefix,
+        for job in list_jobs(ctx.store(), prefix=args.prefix,
                              page_size=args.page_size):
             results.append(result := audit_job(store, job))
             if result.findings and not ctx.json:

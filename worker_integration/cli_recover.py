@@ -133,7 +133,7 @@ class RecoverCommand(CommandHelp):
             execution_steps_key(args.customer_id, args.job_id)  # bad ids: a usage error
             yield args.customer_id, args.job_id
             return
-        for job in list_jobs(ctx.client(), ctx.bucket, prefix=args.prefix,
+        for job in list_jobs(ctx.store(), prefix=args.prefix,
                              page_size=args.page_size):
             if job.has_steps:
                 yield job.customer_id, job.job_id

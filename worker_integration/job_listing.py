@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Final, Literal
 from worker_integration.db_service import execution_steps_key, job_key
 
 if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
+    from s3store import JsonStore
 
 __all__ = ["DEFAULT_PAGE_SIZE", "JobRef", "KeyKind", "list_jobs", "parse_job_key"]
 
@@ -70,30 +70,26 @@ def parse_job_key(key: str) -> tuple[str, str, KeyKind] | None:
     return None
 
 
-def list_jobs(client: S3Client, bucket: str, *, prefix: str = "",
+def list_jobs(store: JsonStore, *, prefix: str = "",
               page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[JobRef]:
     """Every job with a document under `prefix`, in key order, as the listing goes.
 
     Pages through `ListObjectsV2` (`page_size` keys a request). A job's documents
     share its key prefix, so in a sorted listing they come together: a job is
-    yielded once the listing has moved past it. Raises what boto3 raises.
+    yielded once the listing has moved past it. Raises `StorageError` when the
+    listing fails or loops (code `RepeatedListingPage`).
     """
     current: JobRef | None = None
-    paginator = client.get_paginator("list_objects_v2")
-    pages = paginator.paginate(Bucket=bucket, Prefix=prefix,
-                               PaginationConfig={"PageSize": page_size})
-    for page in pages:
-        for item in page.get("Contents", []):
-            parsed = parse_job_key(item["Key"])
-            if parsed is None:
-                continue
-            customer_id, job_id, kind = parsed
-            if current is None or (current.customer_id, current.job_id) != (customer_id,
-                                                                              job_id):
-                if current is not None:
-                    yield current
-                current = JobRef(customer_id, job_id)
-            current = (replace(current, has_steps=True) if kind == "steps"
-                       else replace(current, has_record=True))
+    for key in store.keys(prefix, page_size=page_size):
+        parsed = parse_job_key(key)
+        if parsed is None:
+            continue
+        customer_id, job_id, kind = parsed
+        if current is None or (current.customer_id, current.job_id) != (customer_id, job_id):
+            if current is not None:
+                yield current
+            current = JobRef(customer_id, job_id)
+        current = (replace(current, has_steps=True) if kind == "steps"
+                   else replace(current, has_record=True))
     if current is not None:
         yield current

@@ -91,21 +91,19 @@ def _records_of(body: bytes) -> tuple[tuple[Record, ...] | None, int]:
     return tuple(records), len(value) - len(records)
 
 
-def read_versions(client: S3Client, bucket: str, key: str, *, page_size: int = 1000,
+def read_versions(store: JsonStore, client: S3Client, key: str, *, page_size: int = 1000,
                   max_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES) -> list[StoredVersion]:
     """Every version of `key` (delete markers left out), oldest first, with its records.
 
     A version over `max_bytes` counts as unreadable (records `None`). On a bucket
-    that never had versioning, the one current object. Raises what boto3 raises.
+    that never had versioning, the one current object. Raises `StorageError` when the
+    listing fails or loops (code `RepeatedListingPage`), what boto3 raises on a read.
     """
-    listed: list[tuple[str, datetime]] = []
-    paginator = client.get_paginator("list_object_versions")
-    for page in paginator.paginate(Bucket=bucket, Prefix=key,
-                                   PaginationConfig={"PageSize": page_size}):
-        listed += [(item["VersionId"], item["LastModified"])
-                   for item in page.get("Versions", []) if item["Key"] == key]
+    listed = list(store.versions(key, page_size=page_size))
+    bucket = store.bucket
     versions = []
-    for version_id, last_modified in reversed(listed):  # S3 lists a key's newest first
+    for version_id, last_modified in ((v.version_id, v.last_modified)
+                                      for v in reversed(listed)):  # listed newest first
         response = client.get_object(Bucket=bucket, Key=key, VersionId=version_id)
         body = response["Body"]
         try:
@@ -241,7 +239,7 @@ def recover_job(store: JsonStore, client: S3Client, customer_id: str, job_id: st
     store's and boto3's errors.
     """
     key = execution_steps_key(customer_id, job_id)
-    versions = read_versions(client, store.bucket, key, page_size=page_size,
+    versions = read_versions(store, client, key, page_size=page_size,
                              max_bytes=store.max_document_bytes)
     union = union_of_versions(versions)
     document = store.get(key)

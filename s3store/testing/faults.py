@@ -52,7 +52,10 @@ class FaultPlan:
     `latency` (seconds) is added to every request, outside the server's lock, the
     way network latency overlaps on a real endpoint. `ignore_conditions` makes the
     server drop `If-Match` / `If-None-Match` from writes, like some S3-compatible
-    stores do silently.
+    stores do silently. `cycle_listings` makes listings loop the way LocalStack's
+    `ListObjectVersions` can with small pages: the request for a listing's third page
+    is answered with its first, so page markers come back in a cycle (never the same
+    one twice in a row, which is all boto3's paginator notices).
     """
 
     seed: int = 0
@@ -66,6 +69,7 @@ class FaultPlan:
     stall_after_write: float = 0.0
     stall_seconds: float = 2.0
     ignore_conditions: bool = False
+    cycle_listings: bool = False
 
     def __post_init__(self) -> None:
         for kind in FAULT_KINDS:

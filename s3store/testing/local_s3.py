@@ -12,6 +12,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+import urllib.parse
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
@@ -34,6 +35,8 @@ _ACCESS_KEY = "testing"  # moto accepts any credentials; these are not secrets
 _REGION = "us-east-1"
 _LOGGED_HEADERS = ("If-Match", "If-None-Match", "x-amz-expected-bucket-owner")
 _META_PREFIX = "x-amz-meta-"
+# The query parameters that ask for a listing's next page (ListObjectVersions, ListObjectsV2).
+_PAGE_MARKERS = ("key-marker", "version-id-marker", "continuation-token")
 
 StartResponse = Callable[..., Any]
 Environ = dict[str, Any]
@@ -101,6 +104,7 @@ class _StrictS3App:
         self._log_lock = threading.Lock()
         self.dealer = dealer
         self.log: deque[RequestRecord] = deque(maxlen=200_000)
+        self._second_pages: dict[str, str] = {}  # a listing's first marker, by the rest
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         method = environ["REQUEST_METHOD"]
@@ -113,6 +117,8 @@ class _StrictS3App:
         headers = self._logged_headers(environ)
         if plan.latency:
             time.sleep(plan.latency)
+        if plan.cycle_listings and not key and method == "GET":
+            self._cycle(environ)
 
         if fault is not None and fault not in LANDS:
             status, response_headers, body = _error_response(*_INJECTED_ERRORS[fault])
@@ -134,6 +140,18 @@ class _StrictS3App:
             time.sleep(plan.stall_seconds)
         start_response(status, response_headers)
         return [] if method == "HEAD" else [body]
+
+    def _cycle(self, environ: Environ) -> None:
+        """Answer the request for a listing's third page with its first (`cycle_listings`)."""
+        query = urllib.parse.parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        marker = "&".join(f"{k}={v}" for k, v in query if k in _PAGE_MARKERS)
+        if not marker:
+            return
+        rest = "&".join(f"{k}={v}" for k, v in query if k not in _PAGE_MARKERS)
+        first = self._second_pages.setdefault(rest, marker)
+        if marker != first:
+            environ["QUERY_STRING"] = urllib.parse.urlencode(
+                [(k, v) for k, v in query if k not in _PAGE_MARKERS])
 
     def _serve(self, environ: Environ) -> Response:
         captured: dict[str, Any] = {}
