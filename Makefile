@@ -7,6 +7,11 @@ STAMP := $(VENV)/.installed-stamp
 MIN_VENV := .venv-min
 MIN_STAMP := $(MIN_VENV)/.installed-stamp
 MIN_CONSTRAINTS := constraints/minimum.txt
+# ministack, the second S3 server of the suite (tests/servers.py): its own venv, since it
+# pins botocore to one exact version and the suite's botocore must be free to differ.
+MS_VENV := .venv-ministack
+MS_STAMP := $(MS_VENV)/.installed-stamp
+MS_REQUIREMENTS := constraints/ministack.txt
 ARGS ?=
 
 .PHONY: test test-min lint typecheck pytest demo bench mutation clean
@@ -23,6 +28,11 @@ $(MIN_STAMP): pyproject.toml $(MIN_CONSTRAINTS)
 	$(MIN_VENV)/bin/python -m pip install --quiet -c $(MIN_CONSTRAINTS) -e '.[test]'
 	touch $(MIN_STAMP)
 
+$(MS_STAMP): $(MS_REQUIREMENTS)
+	test -x $(MS_VENV)/bin/python || $(PYTHON) -m venv $(MS_VENV)
+	$(MS_VENV)/bin/python -m pip install --quiet -r $(MS_REQUIREMENTS)
+	touch $(MS_STAMP)
+
 test: lint typecheck pytest
 
 lint: $(STAMP)
@@ -31,11 +41,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(MS_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # pytest only: ruff, mypy and the stubs need not be at their minimum.
-test-min: $(MIN_STAMP)
+test-min: $(MIN_STAMP) $(MS_STAMP)
 	$(MIN_VENV)/bin/pytest $(PYTEST_ARGS)
 
 # Mutation testing (long: not part of `make test`); `$(BIN)/mutmut results` lists survivors.
@@ -51,4 +61,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(ARGS)
 
 clean:
-	rm -rf $(VENV) $(MIN_VENV) mutants .mypy_cache .ruff_cache .pytest_cache *.egg-info
+	rm -rf $(VENV) $(MIN_VENV) $(MS_VENV) mutants .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -1,8 +1,9 @@
 """Many writers appending unique items to one document: nothing acknowledged is lost.
 
-Threads (16 x 20) and OS processes (4 x 20) through one LocalS3. Each race has its
-negative control on the same harness: the incident's unconditional read-modify-write
-must lose items there, or the race test could not fail.
+Threads (16 x 20) and OS processes (4 x 20) through one server, on each backend: the
+strict LocalS3, then ministack. Each race has its negative control on the same harness:
+the incident's unconditional read-modify-write must lose items there, or the race test
+could not fail.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from collections import Counter
 from collections.abc import Callable
 
 from s3store import JsonStore
-from s3store.testing import LocalS3, connect
+from s3store.testing import connect
 from tests.helpers import FAST_RETRY, naive_append
+from tests.servers import Bucket
 
 KEY = "race/items.json"
 THREADS, PROCESSES, UPDATES = 16, 4, 20
@@ -38,12 +40,12 @@ def run_writer(endpoint_url: str, bucket: str, writer: str, naive: bool) -> list
     return acknowledged
 
 
-def stored_items(s3: LocalS3) -> list[str]:
+def stored_items(s3: Bucket) -> list[str]:
     items: list[str] = JsonStore(s3.client(), s3.bucket).get(KEY).value
     return items
 
 
-def race_threads(s3: LocalS3, *, naive: bool) -> tuple[list[str], list[str]]:
+def race_threads(s3: Bucket, *, naive: bool) -> tuple[list[str], list[str]]:
     acknowledged: list[str] = []
     lock = threading.Lock()
 
@@ -60,7 +62,7 @@ def race_threads(s3: LocalS3, *, naive: bool) -> tuple[list[str], list[str]]:
     return acknowledged, stored_items(s3)
 
 
-def race_processes(s3: LocalS3, *, naive: bool) -> tuple[list[str], list[str]]:
+def race_processes(s3: Bucket, *, naive: bool) -> tuple[list[str], list[str]]:
     context = multiprocessing.get_context("spawn")
     with context.Pool(PROCESSES) as pool:
         results = pool.starmap(
@@ -80,29 +82,29 @@ def lost(acknowledged: list[str], stored: list[str]) -> int:
     return len(set(acknowledged) - set(stored))
 
 
-def test_threads_lose_nothing(local_s3: LocalS3) -> None:
-    acknowledged, stored = race_threads(local_s3, naive=False)
+def test_threads_lose_nothing(s3_backend: Bucket) -> None:
+    acknowledged, stored = race_threads(s3_backend, naive=False)
     print(f"store, threads: lost {lost(acknowledged, stored)} of {len(acknowledged)}")
     assert len(acknowledged) == THREADS * UPDATES
     assert_exactly_once(acknowledged, stored)
 
 
-def test_negative_control_threads_naive_code_loses_items(local_s3: LocalS3) -> None:
-    acknowledged, stored = race_threads(local_s3, naive=True)
+def test_negative_control_threads_naive_code_loses_items(s3_backend: Bucket) -> None:
+    acknowledged, stored = race_threads(s3_backend, naive=True)
     print(f"naive, threads: lost {lost(acknowledged, stored)} of {len(acknowledged)}")
     assert len(acknowledged) == THREADS * UPDATES
     assert lost(acknowledged, stored) > 0
 
 
-def test_processes_lose_nothing(local_s3: LocalS3) -> None:
-    acknowledged, stored = race_processes(local_s3, naive=False)
+def test_processes_lose_nothing(s3_backend: Bucket) -> None:
+    acknowledged, stored = race_processes(s3_backend, naive=False)
     print(f"store, processes: lost {lost(acknowledged, stored)} of {len(acknowledged)}")
     assert len(acknowledged) == PROCESSES * UPDATES
     assert_exactly_once(acknowledged, stored)
 
 
-def test_negative_control_processes_naive_code_loses_items(local_s3: LocalS3) -> None:
-    acknowledged, stored = race_processes(local_s3, naive=True)
+def test_negative_control_processes_naive_code_loses_items(s3_backend: Bucket) -> None:
+    acknowledged, stored = race_processes(s3_backend, naive=True)
     print(f"naive, processes: lost {lost(acknowledged, stored)} of {len(acknowledged)}")
     assert len(acknowledged) == PROCESSES * UPDATES
     assert lost(acknowledged, stored) > 0

@@ -1,6 +1,7 @@
 """The public contract of JsonStore, method by method and error by error.
 
-Runs against the strict LocalS3 over HTTP, and also against a real S3 endpoint when
+Runs against the strict LocalS3 over HTTP, against ministack (an S3 server this project
+did not write, `tests/servers.py`), and also against a real S3 endpoint when
 `S3STORE_TEST_BUCKET` is set (with `S3STORE_TEST_ENDPOINT_URL` for MinIO, R2...;
 credentials from the standard AWS chain). Every key lives under a fresh prefix.
 """
@@ -32,13 +33,17 @@ from tests.helpers import FAST_RETRY, raw_bytes
 REAL_BUCKET = os.environ.get("S3STORE_TEST_BUCKET")
 
 
-@pytest.fixture(params=["local", pytest.param("real", marks=pytest.mark.real_s3)])
+@pytest.fixture(params=["local", "ministack", pytest.param("real", marks=pytest.mark.real_s3)])
 def backend(request: pytest.FixtureRequest) -> Iterator[tuple[Any, str, str]]:
-    """(boto3 client, bucket, key prefix) for LocalS3 or for the real endpoint."""
+    """(boto3 client, bucket, key prefix) for LocalS3, ministack or the real endpoint."""
     prefix = f"s3store-contract/{uuid.uuid4().hex}/"
     if request.param == "local":
         with LocalS3() as s3:
             yield s3.client(), s3.bucket, prefix
+        return
+    if request.param == "ministack":
+        bucket = request.getfixturevalue("ministack").new_bucket()
+        yield bucket.client(), bucket.bucket, prefix
         return
     if not REAL_BUCKET:
         pytest.skip("no real S3 configured (set S3STORE_TEST_BUCKET, S3STORE_TEST_ENDPOINT_URL)")

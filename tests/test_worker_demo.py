@@ -7,6 +7,8 @@ import io
 import pytest
 
 from s3store.testing import LocalS3
+from tests.servers import Ministack
+from tests.test_cli_harness import fake_aws
 from worker_integration import ExecutionStep, InvocationReport, ProcessInvoker, UsageInfo
 from worker_integration.demo import DEMO_WORKFLOW, main
 from worker_integration.demo_report import progress_line, steps_table, verdict_of
@@ -84,6 +86,21 @@ def test_demo_on_a_given_endpoint_and_bucket(monkeypatch: pytest.MonkeyPatch) ->
     assert status == 0
     assert lines[0] == f"S3: bucket {s3.bucket} at {s3.endpoint_url} (conditional writes: ok)"
     assert "10/10 execution steps stored" in lines
+
+
+def test_the_incident_regression_on_ministack(monkeypatch: pytest.MonkeyPatch,
+                                              ministack: Ministack) -> None:
+    """The demo's --compare on an S3 server this project did not write: the new path
+    keeps all ten records, the old path loses them as in the incident."""
+    bucket = ministack.new_bucket()
+    fake_aws(monkeypatch)
+    status, lines = _run("--compare", "--endpoint-url", bucket.endpoint_url,
+                         "--bucket", bucket.bucket)
+    assert status == 0
+    assert lines[0].startswith(f"S3: bucket {bucket.bucket} at {bucket.endpoint_url}")
+    assert "new path: 10/10 execution steps stored across 1 job(s)" in lines
+    assert ("old path: 0/10 execution steps stored — lost orders "
+            "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]; html_generation stored at step_order 1") in lines
 
 
 def test_an_endpoint_without_a_bucket_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
