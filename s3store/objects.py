@@ -360,9 +360,16 @@ class ObjectClient:
         Asked anew each time (versioning can be suspended at any moment). Raises
         `StorageError` (e.g. `AccessDenied` without `s3:GetBucketVersioning`).
         """
+        return self.versioning_status(key) == "Enabled"
+
+    def versioning_status(self, key: str = "") -> str:
+        """The bucket's versioning: "Enabled", "Suspended", or "off" (never enabled).
+
+        Raises `StorageError` (`key` names what it was asked for, in the error).
+        """
         with _translated(key):
             response = self.client.get_bucket_versioning(Bucket=self.bucket, **self._owner)
-        return response.get("Status") == "Enabled"
+        return str(response.get("Status") or "off")
 
     def versions(self, key: str, *, page_size: int = 100) -> Iterator[ObjectVersion]:
         """Every version of exactly `key` (delete markers left out), newest first, page by page.

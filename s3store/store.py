@@ -22,7 +22,6 @@ from s3store.cache import Cached, DocumentCache, FirstTouch
 from s3store.codec import decode, encode
 from s3store.commit import NO_DEFAULT, GroupCommit, Pending, apply_mutations, clone_error
 from s3store.errors import (
-    AlreadyExistsError,
     ConditionalWritesUnsupportedError,
     ConflictError,
     InvalidKeyError,
@@ -34,11 +33,11 @@ from s3store.errors import (
 )
 from s3store.objects import (
     RACING_CONDITIONAL_WRITES,
-    AnswerLost,
     ObjectClient,
     ObjectVersion,
     StoredObject,
 )
+from s3store.probe import PUT_CHECKS, Verdict, run_checks
 from s3store.resolve import Base, Landed, Outcome, Resolution
 from s3store.retry import RetryPolicy
 from s3store.writer import Again, ConditionalWriter, LostWrites
@@ -278,48 +277,37 @@ class JsonStore:
         check_key(key)
         return self._objects.versions(key, page_size=page_size)
 
-    def verify_conditional_writes(self, *, prefix: str = "") -> None:
-        """Check that the endpoint honours `If-None-Match: *` and `If-Match` on `PutObject`.
+    def versioning(self) -> str:
+        """The bucket's versioning: "Enabled", "Suspended" or "off" (never enabled).
 
-        Writes a probe object under `{prefix}.s3store-probe/`, attempts writes that a
-        conforming endpoint must refuse, and deletes the probe whatever happens.
-        Raises `ConditionalWritesUnsupportedError` if such a write was accepted, and
-        `StorageError` (transient) if a probe write's answer was lost: run it again.
+        With "Enabled", a lost answer can always be resolved from the versions and
+        `s3store recover` can read older versions. Raises `StorageError` (e.g.
+        `AccessDenied` without `s3:GetBucketVersioning`).
         """
-        key = f"{prefix}.s3store-probe/{uuid.uuid4().hex}.json"
-        check_key(key)
-        try:
-            self._probe(key)
-        except AnswerLost as exc:
-            raise StorageError(f"the answer to a probe write was lost ({exc.detail}): the "
-                               "verdict is unknown, run it again", key=key,
-                               transient=True) from exc
+        return self._objects.versioning_status()
 
-    def _probe(self, key: str) -> None:
-        probe = uuid.uuid4().hex
-        etag = self._objects.put(key, b'{"probe":1}', write_id=probe, if_none_match=True).etag
-        try:
-            try:
-                self._objects.put(key, b'{"probe":2}', write_id=probe, if_none_match=True)
-            except AlreadyExistsError:
-                pass
-            else:
-                raise ConditionalWritesUnsupportedError(
-                    "the endpoint accepted If-None-Match: * on an existing key", key=key
-                )
-            wrong_etag = '"' + "0" * 32 + '"'
-            try:
-                self._objects.put(key, b'{"probe":3}', write_id=probe, if_match=wrong_etag)
-            except ConflictError:
-                pass
-            else:
-                raise ConditionalWritesUnsupportedError(
-                    "the endpoint accepted If-Match with an ETag the object does not have",
-                    key=key, etag=wrong_etag,
-                )
-            self._objects.put(key, b'{"probe":4}', write_id=probe, if_match=etag)
-        finally:
-            self._objects.delete(key)
+    def verify_conditional_writes(self, *, prefix: str = "") -> None:
+        """Check that the endpoint honours `If-None-Match: *` and `If-Match` on `PutObject`
+        (the put checks of `s3store.probe`, each on its own object under
+        `{prefix}.s3store-probe/`, deleted afterwards).
+
+        Raises `ConditionalWritesUnsupportedError` if a write that had to be refused was
+        accepted; `StorageError` if the endpoint does not implement a header (permanent)
+        or a check could not run (a refused permission; transient after a lost answer
+        nobody can resolve: run it again).
+        """
+        check_key(f"{prefix}.s3store-probe/{uuid.uuid4().hex}.json")  # a bad prefix: refused
+        for check in run_checks(self, PUT_CHECKS, prefix=prefix):
+            if check.verdict is Verdict.IGNORED:
+                raise ConditionalWritesUnsupportedError(check.detail, key=check.key)
+            if check.verdict is Verdict.NOT_SUPPORTED:
+                raise StorageError(check.detail, key=check.key, code=check.code)
+            if isinstance(check.error, OutcomeUnknownError):
+                raise StorageError(f"the answer to a probe write was lost and could not be "
+                                   f"resolved ({check.name}): the verdict is unknown, run "
+                                   "it again", key=check.key, transient=True) from check.error
+            if check.error is not None:
+                raise check.error
 
     # -- internals -------------------------------------------------------------
 

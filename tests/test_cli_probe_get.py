@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -26,16 +27,26 @@ def _probe_objects(s3: LocalS3, bucket: str) -> list[str]:
     return [item["Key"] for item in listing.get("Contents", [])]
 
 
+CHECKS = ["If-None-Match on PutObject", "If-Match on PutObject",
+          "If-Match on PutObject, missing key", "If-Match on DeleteObject", "bucket versioning"]
+
+
+def _verdicts(report: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    return [(c["name"], c["verdict"], c["code"]) for c in report["checks"]]
+
+
 def test_probe_passes_on_local_s3(capsys: pytest.CaptureFixture[str],
                                   local_s3: LocalS3) -> None:
     result = run_on(capsys, local_s3, "probe", "--prefix", "probes/")
     assert result.code == 0, result.err
     lines = result.out.splitlines()
     assert lines[:2] == [f"endpoint  {local_s3.endpoint_url}", f"bucket    {local_s3.bucket}"]
-    assert lines[5].split()[:4] == ["conditional", "PutObject", "honoured", "If-None-Match:"]
-    assert lines[6].split()[:3] == ["conditional", "DeleteObject", "honoured"]
-    assert lines[7].split()[:3] == ["bucket", "versioning", "off"]
-    assert lines[-1].startswith("safe: conditional writes and deletes are honoured")
+    rows = lines[5:10]
+    for row, name in zip(rows, CHECKS, strict=True):
+        assert row.startswith(name), row
+    assert [row[36:].split()[0] for row in rows[:4]] == ["honoured"] * 4
+    assert "reported (off)" in rows[4]
+    assert lines[-1].startswith("safe: conditional writes are honoured")
     assert _probe_objects(local_s3, local_s3.bucket) == []  # the probe cleaned up
 
 
@@ -44,15 +55,13 @@ def test_probe_json_shape_and_versioning(capsys: pytest.CaptureFixture[str]) -> 
         result = run_on(capsys, s3, "--json", "probe")
     assert result.code == 0
     report = result.json()
-    assert set(report) == {"endpoint", "bucket", "safe", "checks"}
-    assert (report["endpoint"], report["bucket"], report["safe"]) == (s3.endpoint_url,
-                                                                      s3.bucket, True)
-    assert [(c["name"], c["ok"], c["result"], c["required"]) for c in report["checks"]] == [
-        ("conditional PutObject", True, "honoured", True),
-        ("conditional DeleteObject", True, "honoured", True),
-        ("bucket versioning", True, "Enabled", False),
-    ]
+    assert set(report) == {"endpoint", "bucket", "safe", "writes_safe", "summary", "checks"}
+    assert (report["endpoint"], report["bucket"], report["safe"], report["writes_safe"]) == (
+        s3.endpoint_url, s3.bucket, True, True)
+    assert _verdicts(report) == [(name, "honoured", None) for name in CHECKS[:4]] + [
+        ("bucket versioning", "reported", "Enabled")]
     assert all(isinstance(c["detail"], str) and c["detail"] for c in report["checks"])
+    assert all(c["key"].startswith(".s3store-probe/") for c in report["checks"][:4])
 
 
 def test_probe_fails_on_an_endpoint_that_ignores_if_match(
@@ -62,21 +71,67 @@ def test_probe_fails_on_an_endpoint_that_ignores_if_match(
         as_json = run_on(capsys, s3, "probe", "--json", "--prefix", "probes/")
         left = _probe_objects(s3, s3.bucket)
     assert result.code == 1 and as_json.code == 1
-    assert "conditional PutObject     IGNORED  the endpoint accepted If-None-Match: *" in (
-        result.out)
-    assert "conditional DeleteObject  IGNORED  the endpoint deleted an object" in result.out
-    assert "UNSAFE: this endpoint accepted requests it had to refuse." in result.out
+    row = next(line for line in result.out.splitlines()
+               if line.startswith("If-None-Match on PutObject"))
+    assert row.split()[3:6] == ["IGNORED", "the", "endpoint"]
+    assert "UNSAFE: this endpoint accepted requests it had to refuse" in result.out
     assert "blind overwrites" in result.out
     report = as_json.json()
-    assert report["safe"] is False
-    assert [c["ok"] for c in report["checks"][:2]] == [False, False]
+    assert report["safe"] is False and report["writes_safe"] is False
+    assert [v for _, v, _ in _verdicts(report)] == ["IGNORED"] * 4 + ["reported"]
     assert left == []
+
+
+def test_a_501_on_conditional_deletes_is_not_supported_and_the_writes_still_safe(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """LocalStack: every DeleteObject with If-Match is 501. Every check is still reported;
+    the store can be used (the worker never deletes), and the summary says so."""
+    with LocalS3(faults=FaultPlan(conditional_delete_not_implemented=True)) as s3:
+        result = run_on(capsys, s3, "probe", "--json")
+        table = run_on(capsys, s3, "probe")
+        left = _probe_objects(s3, s3.bucket)
+    assert result.code == 0 and table.code == 0
+    report = result.json()
+    assert _verdicts(report) == [(name, "honoured", None) for name in CHECKS[:3]] + [
+        ("If-Match on DeleteObject", "not supported", "NotImplemented"),
+        ("bucket versioning", "reported", "off")]
+    assert "If-Match on DeleteObject" in report["checks"][3]["detail"]  # names the header
+    assert "Conditional deletes are not supported here" in report["summary"]
+    assert "the worker never deletes" in report["summary"]
+    assert "not supported (NotImplemented)" in table.out
+    assert left == []
+
+
+def test_ignored_put_conditions_with_refused_deletes_is_unsafe_not_an_error(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The case probe exists for, on a server that also refuses conditional deletes: the
+    delete's verdict must not hide the puts' (it used to end as an error, exit 2)."""
+    plan = FaultPlan(ignore_conditions=True, conditional_delete_not_implemented=True)
+    with LocalS3(faults=plan) as s3:
+        result = run_on(capsys, s3, "probe", "--json")
+    assert result.code == 1
+    report = result.json()
+    assert [v for _, v, _ in _verdicts(report)] == ["IGNORED", "IGNORED", "IGNORED",
+                                                   "not supported", "reported"]
+    assert report["summary"].startswith("UNSAFE")
+
+
+def test_a_check_that_errors_does_not_hide_the_others(
+        capsys: pytest.CaptureFixture[str], local_s3: LocalS3) -> None:
+    """One refused request (403) fails one check; every other check has its verdict."""
+    local_s3.inject("access_denied")
+    result = run_on(capsys, local_s3, "probe", "--json", "--prefix", "probes/")
+    assert result.code == 2
+    report = result.json()
+    assert _verdicts(report)[0] == ("If-None-Match on PutObject", "error", "AccessDenied")
+    assert [v for _, v, _ in _verdicts(report)[1:]] == ["honoured"] * 3 + ["reported"]
+    assert report["summary"].startswith("UNKNOWN: If-None-Match on PutObject could not")
 
 
 def test_probe_of_a_missing_bucket_is_an_error(capsys: pytest.CaptureFixture[str],
                                                local_s3: LocalS3) -> None:
     result = run_on(capsys, local_s3, "probe", bucket="no-such-bucket-probed")
-    assert result.code == 2 and "NoSuchBucket" in result.err
+    assert result.code == 2 and "error (NoSuchBucket)" in result.out
 
 
 def test_get_prints_the_document_and_its_etag(capsys: pytest.CaptureFixture[str],

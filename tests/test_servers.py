@@ -11,7 +11,7 @@ from tests.servers import Ministack
 
 
 def test_a_missing_executable_says_how_to_install_it(tmp_path: Path) -> None:
-    with pytest.raises(RuntimeError, match="not installed at .*make"):
+    with pytest.raises(RuntimeError, match=r"not installed at .*make"):
         Ministack(tmp_path / "ministack").start()
 
 

@@ -6,7 +6,9 @@ import io
 
 import pytest
 
-from s3store.testing import LocalS3
+from s3store import JsonStore
+from s3store.probe import probe
+from s3store.testing import FaultPlan, LocalS3
 from tests.servers import Ministack
 from tests.test_cli_harness import fake_aws
 from worker_integration import ExecutionStep, InvocationReport, ProcessInvoker, UsageInfo
@@ -75,17 +77,43 @@ def test_demo_runs_several_jobs() -> None:
     assert "new path: 20/20 execution steps stored across 2 job(s)" in lines
 
 
+def _on_endpoint(monkeypatch: pytest.MonkeyPatch, s3: LocalS3) -> None:
+    fake_aws(monkeypatch)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3.endpoint_url)
+    monkeypatch.setenv("S3STORE_BUCKET", s3.bucket)
+
+
 def test_demo_on_a_given_endpoint_and_bucket(monkeypatch: pytest.MonkeyPatch) -> None:
     with LocalS3() as s3:
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        monkeypatch.setenv("AWS_ENDPOINT_URL", s3.endpoint_url)
-        monkeypatch.setenv("S3STORE_BUCKET", s3.bucket)
+        _on_endpoint(monkeypatch, s3)
         status, lines = _run()
     assert status == 0
-    assert lines[0] == f"S3: bucket {s3.bucket} at {s3.endpoint_url} (conditional writes: ok)"
+    assert lines[0] == (f"S3: bucket {s3.bucket} at {s3.endpoint_url}: safe: conditional "
+                        "writes are honoured: create, replace, update and get are safe, and "
+                        "so are conditional deletes.")
     assert "10/10 execution steps stored" in lines
+
+
+def test_demo_says_what_probe_says_when_conditional_deletes_are_not_implemented(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """LocalStack's 501 on a conditional delete: the worker never deletes, so the demo
+    runs, and its first line is the probe's verdict (they used to disagree)."""
+    with LocalS3(faults=FaultPlan(conditional_delete_not_implemented=True)) as s3:
+        _on_endpoint(monkeypatch, s3)
+        status, lines = _run()
+        expected = probe(JsonStore(s3.client(), s3.bucket)).summary()
+    assert status == 0
+    assert lines[0] == f"S3: bucket {s3.bucket} at {s3.endpoint_url}: {expected}"
+    assert "Conditional deletes are not supported here" in expected
+    assert "10/10 execution steps stored" in lines
+
+
+def test_demo_refuses_an_endpoint_that_ignores_if_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    with LocalS3(faults=FaultPlan(ignore_conditions=True)) as s3:
+        _on_endpoint(monkeypatch, s3)
+        with pytest.raises(SystemExit) as caught:
+            _run()
+    assert "UNSAFE" in str(caught.value.code)
 
 
 def test_the_incident_regression_on_ministack(monkeypatch: pytest.MonkeyPatch,

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TextIO
 
 from s3store import JsonStore, RetryPolicy
+from s3store.probe import probe
 from s3store.testing import FaultPlan, LocalS3, connect
 from worker_integration.db_service import DBService, execution_steps_key
 from worker_integration.demo_report import Verdict, progress_line, steps_table, verdict_of
@@ -94,10 +95,11 @@ def _backend(args: argparse.Namespace, out: TextIO) -> Iterator[S3Target]:
         endpoint = (args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3")
                     or os.environ.get("AWS_ENDPOINT_URL"))
         target = S3Target(bucket=args.bucket, connector=BotoConnector(endpoint_url=endpoint))
-        JsonStore(target.client(), target.bucket).verify_conditional_writes(
-            prefix=f"{CUSTOMER_ID}/")
-        print(f"S3: bucket {args.bucket} at {endpoint or 'AWS'} (conditional writes: ok)",
+        report = probe(JsonStore(target.client(), target.bucket), prefix=f"{CUSTOMER_ID}/")
+        print(f"S3: bucket {args.bucket} at {endpoint or 'AWS'}: {report.summary()}",
               file=out)
+        if not report.writes_safe:  # the same verdicts as `s3store probe`
+            raise SystemExit(f"demo: not running on this endpoint ({report.summary()})")
         yield target
         return
     with LocalS3(faults=FaultPlan(latency=args.latency)) as s3:

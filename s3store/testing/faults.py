@@ -56,6 +56,8 @@ class FaultPlan:
     `ListObjectVersions` can with small pages: the request for a listing's third page
     is answered with its first, so page markers come back in a cycle (never the same
     one twice in a row, which is all boto3's paginator notices).
+    `conditional_delete_not_implemented` answers every `DeleteObject` with `If-Match`
+    by 501 `NotImplemented`, as LocalStack does (wrong, right or missing ETag alike).
     """
 
     seed: int = 0
@@ -70,6 +72,7 @@ class FaultPlan:
     stall_seconds: float = 2.0
     ignore_conditions: bool = False
     cycle_listings: bool = False
+    conditional_delete_not_implemented: bool = False
 
     def __post_init__(self) -> None:
         for kind in FAULT_KINDS:

@@ -71,7 +71,7 @@ def _error_response(status: int, code: str, message: str) -> Response:
         f"<RequestId>{request_id}</RequestId></Error>"
     ).encode()
     reason = {403: "Forbidden", 409: "Conflict", 500: "Internal Server Error",
-              503: "Slow Down"}[status]
+              501: "Not Implemented", 503: "Slow Down"}[status]
     headers = [
         ("Content-Type", "application/xml"),
         ("Content-Length", str(len(body))),
@@ -122,6 +122,11 @@ class _StrictS3App:
 
         if fault is not None and fault not in LANDS:
             status, response_headers, body = _error_response(*_INJECTED_ERRORS[fault])
+        elif (method == "DELETE" and is_write and "HTTP_IF_MATCH" in environ
+              and plan.conditional_delete_not_implemented):
+            status, response_headers, body = _error_response(
+                501, "NotImplemented", "A header you provided implies functionality that is "
+                "not implemented")
         else:
             if is_write and plan.ignore_conditions:
                 environ.pop("HTTP_IF_MATCH", None)
