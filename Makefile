@@ -12,9 +12,15 @@ MIN_CONSTRAINTS := constraints/minimum.txt
 MS_VENV := .venv-ministack
 MS_STAMP := $(MS_VENV)/.installed-stamp
 MS_REQUIREMENTS := constraints/ministack.txt
+# LocalStack (opt-in, not in .ci/run): its own venv too, pinned (constraints/localstack.txt).
+LS_VENV := .venv-localstack
+LS_STAMP := $(LS_VENV)/.installed-stamp
+LS_REQUIREMENTS := constraints/localstack.txt
+# The suites that run on every backend (S3STORE_BACKENDS, tests/servers.py).
+BACKEND_TESTS := tests/test_store_contract.py tests/test_races.py tests/test_backends.py
 ARGS ?=
 
-.PHONY: test test-min lint typecheck pytest demo bench mutation clean
+.PHONY: test test-min test-localstack lint typecheck pytest demo bench mutation clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +39,11 @@ $(MS_STAMP): $(MS_REQUIREMENTS)
 	$(MS_VENV)/bin/python -m pip install --quiet -r $(MS_REQUIREMENTS)
 	touch $(MS_STAMP)
 
+$(LS_STAMP): $(LS_REQUIREMENTS)
+	test -x $(LS_VENV)/bin/python || $(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/python -m pip install --quiet -r $(LS_REQUIREMENTS)
+	touch $(LS_STAMP)
+
 test: lint typecheck pytest
 
 lint: $(STAMP)
@@ -48,6 +59,10 @@ pytest: $(STAMP) $(MS_STAMP)
 test-min: $(MIN_STAMP) $(MS_STAMP)
 	$(MIN_VENV)/bin/pytest $(PYTEST_ARGS)
 
+# The backend suites on LocalStack alone, its deviations from S3 asserted by name.
+test-localstack: $(STAMP) $(LS_STAMP)
+	S3STORE_BACKENDS=localstack $(BIN)/pytest $(BACKEND_TESTS) $(PYTEST_ARGS)
+
 # Mutation testing (long: not part of `make test`); `$(BIN)/mutmut results` lists survivors.
 mutation: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[mutation]'
@@ -61,4 +76,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(ARGS)
 
 clean:
-	rm -rf $(VENV) $(MIN_VENV) $(MS_VENV) mutants .mypy_cache .ruff_cache .pytest_cache *.egg-info
+	rm -rf $(VENV) $(MIN_VENV) $(MS_VENV) $(LS_VENV) mutants .mypy_cache .ruff_cache .pytest_cache *.egg-info

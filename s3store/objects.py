@@ -233,7 +233,7 @@ def translate_client_error(  # noqa: PLR0911 - a table: one return per row
             return ConflictError("the object was deleted since it was read", **context)
         return NotFoundError("no object at this key", **context)
     if status == 501 or code == "NotImplemented":
-        named = error.get("Header") or header or "a header of this request"
+        named = header or error.get("Header") or "a header of this request"
         return StorageError(
             f"the endpoint does not implement {named} ({detail}): it cannot be used for this",
             status=status, transient=False, **context)

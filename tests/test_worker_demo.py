@@ -9,8 +9,8 @@ import pytest
 from s3store import JsonStore
 from s3store.probe import probe
 from s3store.testing import FaultPlan, LocalS3
-from tests.servers import Ministack
 from tests.test_cli_harness import fake_aws
+from tests.worker_helpers import run_demo
 from worker_integration import ExecutionStep, InvocationReport, ProcessInvoker, UsageInfo
 from worker_integration.demo import DEMO_WORKFLOW, main
 from worker_integration.demo_report import progress_line, steps_table, verdict_of
@@ -52,14 +52,10 @@ def test_table_and_progress_lines() -> None:
     assert progress_line(report, done=2, total=10).endswith("FAILED (boom)")
 
 
-def _run(*args: str) -> tuple[int, list[str]]:
-    out = io.StringIO()
-    status = main(["--threads", "--step-delay", "0.05", *args], out=out)
-    return status, out.getvalue().splitlines()
 
 
 def test_demo_stores_every_step_and_compare_shows_the_old_loss() -> None:
-    status, lines = _run("--compare", "--fail", "Outline")
+    status, lines = run_demo("--compare", "--fail", "Outline")
     assert status == 0
     assert "10/10 execution steps stored" in lines
     assert any(" FAILED " in line for line in lines)  # the failed step is in the table
@@ -71,7 +67,7 @@ def test_demo_stores_every_step_and_compare_shows_the_old_loss() -> None:
 
 
 def test_demo_runs_several_jobs() -> None:
-    status, lines = _run("--jobs", "2")
+    status, lines = run_demo("--jobs", "2")
     assert status == 0
     assert sum(line.endswith(": 10/10 execution steps stored") for line in lines) == 2
     assert "new path: 20/20 execution steps stored across 2 job(s)" in lines
@@ -86,7 +82,7 @@ def _on_endpoint(monkeypatch: pytest.MonkeyPatch, s3: LocalS3) -> None:
 def test_demo_on_a_given_endpoint_and_bucket(monkeypatch: pytest.MonkeyPatch) -> None:
     with LocalS3() as s3:
         _on_endpoint(monkeypatch, s3)
-        status, lines = _run()
+        status, lines = run_demo()
     assert status == 0
     assert lines[0] == (f"S3: bucket {s3.bucket} at {s3.endpoint_url}: safe: conditional "
                         "writes are honoured: create, replace, update and get are safe, and "
@@ -100,7 +96,7 @@ def test_demo_says_what_probe_says_when_conditional_deletes_are_not_implemented(
     runs, and its first line is the probe's verdict (they used to disagree)."""
     with LocalS3(faults=FaultPlan(conditional_delete_not_implemented=True)) as s3:
         _on_endpoint(monkeypatch, s3)
-        status, lines = _run()
+        status, lines = run_demo()
         expected = probe(JsonStore(s3.client(), s3.bucket)).summary()
     assert status == 0
     assert lines[0] == f"S3: bucket {s3.bucket} at {s3.endpoint_url}: {expected}"
@@ -112,23 +108,8 @@ def test_demo_refuses_an_endpoint_that_ignores_if_match(monkeypatch: pytest.Monk
     with LocalS3(faults=FaultPlan(ignore_conditions=True)) as s3:
         _on_endpoint(monkeypatch, s3)
         with pytest.raises(SystemExit) as caught:
-            _run()
+            run_demo()
     assert "UNSAFE" in str(caught.value.code)
-
-
-def test_the_incident_regression_on_ministack(monkeypatch: pytest.MonkeyPatch,
-                                              ministack: Ministack) -> None:
-    """The demo's --compare on an S3 server this project did not write: the new path
-    keeps all ten records, the old path loses them as in the incident."""
-    bucket = ministack.new_bucket()
-    fake_aws(monkeypatch)
-    status, lines = _run("--compare", "--endpoint-url", bucket.endpoint_url,
-                         "--bucket", bucket.bucket)
-    assert status == 0
-    assert lines[0].startswith(f"S3: bucket {bucket.bucket} at {bucket.endpoint_url}")
-    assert "new path: 10/10 execution steps stored across 1 job(s)" in lines
-    assert ("old path: 0/10 execution steps stored — lost orders "
-            "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]; html_generation stored at step_order 1") in lines
 
 
 def test_an_endpoint_without_a_bucket_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:

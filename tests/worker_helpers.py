@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import threading
@@ -24,6 +25,7 @@ from worker_integration import (
     WorkflowStep,
 )
 from worker_integration.db_service import execution_steps_key, job_key
+from worker_integration.demo import main
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -161,3 +163,10 @@ class FailingExecutor:
         if request.step_name in self.names:
             raise RuntimeError(f"upstream model refused step {request.step_name!r}")
         return self.inner.run(request)
+
+
+def run_demo(*args: str) -> tuple[int, list[str]]:
+    """The demo in threads with short steps: its exit status and printed lines."""
+    out = io.StringIO()
+    status = main(["--threads", "--step-delay", "0.05", *args], out=out)
+    return status, out.getvalue().splitlines()
