@@ -20,7 +20,7 @@ LS_REQUIREMENTS := constraints/localstack.txt
 BACKEND_TESTS := tests/test_store_contract.py tests/test_races.py tests/test_backends.py
 ARGS ?=
 
-.PHONY: test test-min test-localstack lint typecheck pytest demo bench mutation clean
+.PHONY: test test-min test-localstack compat lint typecheck pytest demo bench mutation clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,6 +62,11 @@ test-min: $(MIN_STAMP) $(MS_STAMP)
 # The backend suites on LocalStack alone, its deviations from S3 asserted by name.
 test-localstack: $(STAMP) $(LS_STAMP)
 	S3STORE_BACKENDS=localstack $(BIN)/pytest $(BACKEND_TESTS) $(PYTEST_ARGS)
+
+# The README's compatibility table, measured (LocalStack's row once test-localstack built it).
+compat: $(STAMP) $(MS_STAMP)
+	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 \
+		$(BIN)/python -m tests.compat $(ARGS)
 
 # Mutation testing (long: not part of `make test`); `$(BIN)/mutmut results` lists survivors.
 mutation: $(STAMP)

@@ -6,16 +6,14 @@ the test says so by name (`tests.servers.DEVIATIONS`) and asserts the deviation;
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
 from collections.abc import Iterator
 
 import pytest
-from botocore.exceptions import ClientError
 
 from s3store import JsonStore, StorageError
 from s3store.probe import DELETE, PUT_CHECKS, Verdict, probe
 from s3store.testing import LocalS3
+from tests.compat import race_if_match
 from tests.servers import BACKENDS, Bucket, ServerProcess, deviates
 from tests.test_cli_harness import fake_aws
 from tests.worker_helpers import run_demo
@@ -64,36 +62,12 @@ def test_a_conditional_delete_is_honoured_or_refused_loudly(
 def test_racing_conditional_writes_have_exactly_one_winner(
         named_backend: tuple[str, Bucket]) -> None:
     """8 PutObjects with one If-Match at once: S3 lets one win and refuses the rest with
-    412 (or 409 ConditionalRequestConflict while they overlap). The answers are counted
-    for the compatibility table."""
+    412 (or 409 ConditionalRequestConflict while they overlap)."""
     _, bucket = named_backend
-    client = bucket.client()
-    etag = client.put_object(Bucket=bucket.bucket, Key="race.json", Body=b"0")["ETag"]
-    barrier = threading.Barrier(8, timeout=30)
-    answers: list[int] = []
-    lock = threading.Lock()
-
-    def write(n: int) -> None:
-        own = bucket.client()
-        barrier.wait()
-        try:
-            own.put_object(Bucket=bucket.bucket, Key="race.json", Body=str(n).encode(),
-                           IfMatch=etag)
-            status = 200
-        except ClientError as exc:
-            status = exc.response["ResponseMetadata"]["HTTPStatusCode"]
-        with lock:
-            answers.append(status)
-
-    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    counts = Counter(answers)
-    print(f"racing If-Match PUTs: {dict(sorted(counts.items()))}")
-    assert counts[200] == 1
-    assert set(counts) <= {200, 409, 412}
+    answers = race_if_match(bucket)
+    print(f"racing If-Match PUTs: {dict(sorted(answers.items()))}")
+    assert answers[200] == 1
+    assert set(answers) <= {200, 409, 412}
 
 
 def test_versions_are_listed_newest_first_to_the_end(named_backend: tuple[str, Bucket]) -> None:
