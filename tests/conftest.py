@@ -6,8 +6,23 @@ from collections.abc import Iterator
 
 import pytest
 
+from s3store import JsonStore
 from s3store.testing import LocalS3
+from tests.helpers import FAST_RETRY
 from tests.servers import BACKENDS, Bucket, Localstack, Ministack, ServerProcess
+
+
+@pytest.fixture
+def local_s3() -> Iterator[LocalS3]:
+    """A fresh, strict LocalS3 with its own bucket."""
+    with LocalS3() as s3:
+        yield s3
+
+
+@pytest.fixture
+def store(local_s3: LocalS3) -> JsonStore:
+    """A JsonStore on the test's LocalS3."""
+    return JsonStore(local_s3.client(), local_s3.bucket, retry=FAST_RETRY)
 
 
 def _server(kind: type[ServerProcess]) -> Iterator[ServerProcess]:
