@@ -67,6 +67,7 @@ if TYPE_CHECKING:
 __all__ = [
     "RACING_CONDITIONAL_WRITES",
     "REPEATED_LISTING",
+    "UNORDERED_LISTING",
     "WRITE_ID_METADATA",
     "AnswerLost",
     "ObjectClient",
@@ -90,6 +91,9 @@ RACING_CONDITIONAL_WRITES = "ConditionalRequestConflict"
 
 REPEATED_LISTING = "RepeatedListingPage"
 """`StorageError.code` when a server's listing repeats a page (it would loop forever)."""
+
+UNORDERED_LISTING = "UnorderedListing"
+"""`StorageError.code` when a server lists keys out of key order."""
 
 WRITE_ID_METADATA = "s3store-write-id"
 """User-metadata key of the unique id stamped on every write (`x-amz-meta-s3store-write-id`)."""
@@ -233,7 +237,10 @@ def translate_client_error(  # noqa: PLR0911 - a table: one return per row
             return ConflictError("the object was deleted since it was read", **context)
         return NotFoundError("no object at this key", **context)
     if status == 501 or code == "NotImplemented":
-        named = header or error.get("Header") or "a header of this request"
+        server_named = str(error.get("Header") or "")
+        named = (header if header and (not server_named or header.startswith(server_named))
+                 else f"{server_named} (sent with {header})" if server_named and header
+                 else server_named or header or "a header of this request")
         return StorageError(
             f"the endpoint does not implement {named} ({detail}): it cannot be used for this",
             status=status, transient=False, **context)
@@ -378,7 +385,8 @@ class ObjectClient:
         or a version (some S3-compatible servers loop) — rather than walking forever.
         """
         seen: set[str] = set()
-        pages = self._pages(self.client.list_object_versions, key, _VERSION_MARKERS,
+        pages = self._pages(self.client.list_object_versions, "ListObjectVersions", key,
+                            _VERSION_MARKERS,
                             Prefix=key, MaxKeys=page_size)
         for response in pages:
             for item in response.get("Versions", []):
@@ -388,7 +396,8 @@ class ObjectClient:
                     continue
                 version_id = str(item.get("VersionId") or _UNVERSIONED)
                 if version_id in seen:
-                    raise _repeated(key, f"version {version_id} listed twice")
+                    raise _repeated(key, f"version {version_id} listed twice",
+                                    "ListObjectVersions")
                 seen.add(version_id)
                 yield ObjectVersion(version_id, item["ETag"], item["LastModified"])
 
@@ -396,20 +405,30 @@ class ObjectClient:
         """Every key under `prefix`, in key order, page by page (`ListObjectsV2`).
 
         Raises `StorageError` — code `RepeatedListingPage` when the server repeats a page
-        or lists a key out of order (it would loop) — rather than walking forever.
+        or a key (it would loop) rather than walking forever, `UnorderedListing` when it
+        lists keys out of key order (callers here rely on the order).
         """
         last: str | None = None
-        pages = self._pages(self.client.list_objects_v2, prefix, _KEY_MARKERS,
+        firsts: set[str] = set()  # each page's first key: a page served again starts so
+        pages = self._pages(self.client.list_objects_v2, "ListObjectsV2", prefix, _KEY_MARKERS,
                             Prefix=prefix, MaxKeys=page_size)
         for response in pages:
-            for item in response.get("Contents", []):
+            for n, item in enumerate(response.get("Contents", [])):
                 key = item["Key"]
                 if last is not None and key <= last:
-                    raise _repeated(prefix, f"key {key!r} listed after {last!r}")
+                    if key == last or key in firsts:
+                        raise _repeated(prefix, f"key {key!r} listed again after {last!r}",
+                                        "ListObjectsV2")
+                    raise StorageError(
+                        f"the server lists keys out of order ({key!r} after {last!r}); this "
+                        "walk needs S3's key order (directory buckets list unordered)",
+                        key=prefix, code=UNORDERED_LISTING, transient=False)
+                if n == 0:
+                    firsts.add(key)
                 last = key
                 yield key
 
-    def _pages(self, list_page: Callable[..., Any], key: str,
+    def _pages(self, list_page: Callable[..., Any], operation: str, key: str,
                markers: tuple[tuple[str, str], ...], **params: Any) -> Iterator[Any]:
         """The pages of one listing; `markers` pairs each field naming the next page in
         an answer with the parameter that asks for it. A page asked for twice (or a
@@ -425,7 +444,8 @@ class ObjectClient:
             following = tuple(str(response.get(field) or "") for field, _ in markers)
             if following in seen or not any(following):
                 raise _repeated(key, f"the page after {following} was asked for twice"
-                                if following in seen else "a truncated page names no next page")
+                                if following in seen else "a truncated page names no next page",
+                                operation)
             seen.add(following)
             asked = {param: value for (_, param), value in zip(markers, following, strict=True)
                      if value}
@@ -489,6 +509,6 @@ _VERSION_MARKERS: Final = (("NextKeyMarker", "KeyMarker"),
 _KEY_MARKERS: Final = (("NextContinuationToken", "ContinuationToken"),)
 
 
-def _repeated(key: str, what: str) -> StorageError:
-    return StorageError(f"the server's ListObjectVersions loops: {what}", key=key,
+def _repeated(key: str, what: str, operation: str) -> StorageError:
+    return StorageError(f"the server's {operation} loops: {what}", key=key,
                         code=REPEATED_LISTING, transient=False)

@@ -37,7 +37,7 @@ from s3store.objects import (
     ObjectVersion,
     StoredObject,
 )
-from s3store.probe import PUT_CHECKS, Verdict, run_checks
+from s3store.probe import PUT_CHECKS, ProbeReport, Verdict, probe, run_checks
 from s3store.resolve import Base, Landed, Outcome, Resolution
 from s3store.retry import RetryPolicy
 from s3store.writer import Again, ConditionalWriter, LostWrites
@@ -286,28 +286,44 @@ class JsonStore:
         """
         return self._objects.versioning_status()
 
+    def probe(self, *, prefix: str = "") -> ProbeReport:
+        """What this endpoint honours, check by check (`s3store.probe`; `s3store probe`
+        prints it): each check on its own object under `{prefix}.s3store-probe/`, deleted
+        afterwards (on a versioned bucket its versions and a delete marker remain).
+
+        Never raises for a check: each has its verdict. Raises `InvalidKeyError` for a
+        prefix no key can have.
+        """
+        check_key(f"{prefix}.s3store-probe/{uuid.uuid4().hex}.json")
+        return probe(self._objects, prefix=prefix)
+
     def verify_conditional_writes(self, *, prefix: str = "") -> None:
         """Check that the endpoint honours `If-None-Match: *` and `If-Match` on `PutObject`
-        (the put checks of `s3store.probe`, each on its own object under
+        (the put checks of `probe()`, each on its own object under
         `{prefix}.s3store-probe/`, deleted afterwards).
 
         Raises `ConditionalWritesUnsupportedError` if a write that had to be refused was
-        accepted; `StorageError` if the endpoint does not implement a header (permanent)
-        or a check could not run (a refused permission; transient after a lost answer
-        nobody can resolve: run it again).
+        accepted (whatever the other checks found); `StorageError` if the endpoint refuses
+        what it had to accept or does not implement a header (permanent), or a check
+        could not tell (transient after a lost answer or a 409 race: run it again).
         """
-        check_key(f"{prefix}.s3store-probe/{uuid.uuid4().hex}.json")  # a bad prefix: refused
-        for check in run_checks(self, PUT_CHECKS, prefix=prefix):
+        check_key(f"{prefix}.s3store-probe/{uuid.uuid4().hex}.json")
+        checks = run_checks(self._objects, PUT_CHECKS, prefix=prefix)
+        for check in checks:
             if check.verdict is Verdict.IGNORED:
                 raise ConditionalWritesUnsupportedError(check.detail, key=check.key)
-            if check.verdict is Verdict.NOT_SUPPORTED:
-                raise StorageError(check.detail, key=check.key, code=check.code)
-            if isinstance(check.error, OutcomeUnknownError):
-                raise StorageError(f"the answer to a probe write was lost and could not be "
-                                   f"resolved ({check.name}): the verdict is unknown, run "
-                                   "it again", key=check.key, transient=True) from check.error
-            if check.error is not None:
-                raise check.error
+        for check in checks:
+            if check.verdict in (Verdict.REFUSED, Verdict.NOT_SUPPORTED):
+                raise StorageError(f"{check.name}: {check.detail}", key=check.key,
+                                   code=check.code)
+        for check in checks:
+            if check.verdict is Verdict.ERROR:
+                if check.error is not None and not (
+                        isinstance(check.error, StorageError) and check.error.transient):
+                    raise check.error
+                raise StorageError(f"{check.name} could not be checked ({check.detail}): "
+                                   "run it again", key=check.key, code=check.code,
+                                   transient=True) from check.error
 
     # -- internals -------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from s3store import JsonStore, S3StoreError
-from s3store.probe import DELETE, PUT_CHECKS, probe
+from s3store.probe import DELETE, PUT_CHECKS
 from s3store.testing import LocalS3
 from tests.servers import SERVERS, Bucket, ServerProcess
 
@@ -96,7 +96,7 @@ def listing_order(bucket: Bucket, versions: int = 4) -> str:
 
 def row(name: str, bucket: Bucket, versioned: Bucket) -> str:
     """One Markdown row of the table."""
-    report = probe(JsonStore(bucket.client(), bucket.bucket))
+    report = JsonStore(bucket.client(), bucket.bucket).probe()
     verdicts = {c.name: c.verdict.value + (f" ({c.code})" if c.code else "")
                 for c in report.checks}
     race = race_if_match(bucket)

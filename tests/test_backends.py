@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from s3store import JsonStore, StorageError
-from s3store.probe import DELETE, PUT_CHECKS, Verdict, probe
+from s3store.probe import DELETE, PUT_CHECKS, Verdict
 from s3store.testing import LocalS3
 from tests.compat import race_if_match
 from tests.servers import BACKENDS, Bucket, ServerProcess, deviates
@@ -33,7 +33,7 @@ def named_backend(request: pytest.FixtureRequest) -> Iterator[tuple[str, Bucket]
 
 def test_the_probes_verdicts(named_backend: tuple[str, Bucket]) -> None:
     name, bucket = named_backend
-    report = probe(JsonStore(bucket.client(), bucket.bucket))
+    report = JsonStore(bucket.client(), bucket.bucket).probe()
     verdicts = {check.name: check.verdict for check in report.checks}
     assert [verdicts[check] for check in PUT_CHECKS] == [Verdict.HONOURED] * 3
     if deviates(name, "conditional_delete"):

@@ -55,7 +55,9 @@ def test_probe_json_shape_and_versioning(capsys: pytest.CaptureFixture[str]) -> 
         result = run_on(capsys, s3, "--json", "probe")
     assert result.code == 0
     report = result.json()
-    assert set(report) == {"endpoint", "bucket", "safe", "writes_safe", "summary", "checks"}
+    assert set(report) == {"endpoint", "bucket", "safe", "writes_safe", "summary",
+                           "left_behind", "checks"}
+    assert report["left_behind"] == []
     assert (report["endpoint"], report["bucket"], report["safe"], report["writes_safe"]) == (
         s3.endpoint_url, s3.bucket, True, True)
     assert _verdicts(report) == [(name, "honoured", None) for name in CHECKS[:4]] + [

@@ -15,7 +15,7 @@ import pytest
 from botocore.stub import Stubber
 
 from s3store import StorageError
-from s3store.objects import REPEATED_LISTING, ObjectClient
+from s3store.objects import REPEATED_LISTING, UNORDERED_LISTING, ObjectClient
 from s3store.testing import LocalS3
 
 KEY = "k"
@@ -159,3 +159,45 @@ def test_a_page_of_only_other_keys_before_ours_is_passed_over() -> None:
                                page(version("1"), version("y", key="k0")))
     assert [v.version_id for v in objects.versions(KEY)] == ["2", "1"]
     stubber.assert_no_pending_responses()
+
+
+# --- ListObjectsV2 (JsonStore.keys) -----------------------------------------------------
+
+def key_page(*keys: str, next_page: str | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {"Contents": [{"Key": k, "Size": 1} for k in keys],
+                                "IsTruncated": next_page is not None, "KeyCount": len(keys)}
+    if next_page is not None:
+        response["NextContinuationToken"] = next_page
+    return response
+
+
+def stubbed_keys(*pages: dict[str, Any]) -> ObjectClient:
+    with LocalS3() as s3:
+        client = s3.client()
+    stubber = Stubber(client)
+    for response in pages:
+        stubber.add_response("list_objects_v2", response)
+    stubber.activate()
+    return ObjectClient(client, "bucket")
+
+
+def test_keys_follow_continuation_tokens() -> None:
+    objects = stubbed_keys(key_page("a", "b", next_page="t1"), key_page("c"))
+    assert list(objects.keys()) == ["a", "b", "c"]
+
+
+def test_a_key_served_again_is_a_loop_not_disorder() -> None:
+    objects = stubbed_keys(key_page("a", "b", next_page="t1"), key_page("a", "b", next_page="t2"))
+    with pytest.raises(StorageError) as caught:
+        list(objects.keys())
+    assert caught.value.code == REPEATED_LISTING
+    assert "ListObjectsV2 loops" in str(caught.value)
+
+
+def test_an_unordered_listing_is_its_own_error() -> None:
+    """A server listing keys out of order (S3 directory buckets do) is not looping, but
+    the walks here rely on key order (a job's documents come together): a clear error."""
+    objects = stubbed_keys(key_page("b/1", "a/1"))
+    with pytest.raises(StorageError) as caught:
+        list(objects.keys())
+    assert caught.value.code == UNORDERED_LISTING and not caught.value.transient

@@ -7,7 +7,6 @@ import io
 import pytest
 
 from s3store import JsonStore
-from s3store.probe import probe
 from s3store.testing import FaultPlan, LocalS3
 from tests.test_cli_harness import fake_aws
 from tests.worker_helpers import run_demo
@@ -85,8 +84,8 @@ def test_demo_on_a_given_endpoint_and_bucket(monkeypatch: pytest.MonkeyPatch) ->
         status, lines = run_demo()
     assert status == 0
     assert lines[0] == (f"S3: bucket {s3.bucket} at {s3.endpoint_url}: safe: conditional "
-                        "writes are honoured: create, replace, update and get are safe, and "
-                        "so are conditional deletes.")
+                        "writes are honoured: create, replace, update and get are safe. "
+                        "Conditional deletes are honoured too.")
     assert "10/10 execution steps stored" in lines
 
 
@@ -97,7 +96,7 @@ def test_demo_says_what_probe_says_when_conditional_deletes_are_not_implemented(
     with LocalS3(faults=FaultPlan(conditional_delete_not_implemented=True)) as s3:
         _on_endpoint(monkeypatch, s3)
         status, lines = run_demo()
-        expected = probe(JsonStore(s3.client(), s3.bucket)).summary()
+        expected = JsonStore(s3.client(), s3.bucket).probe().summary()
     assert status == 0
     assert lines[0] == f"S3: bucket {s3.bucket} at {s3.endpoint_url}: {expected}"
     assert "Conditional deletes are not supported here" in expected

@@ -27,7 +27,6 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TextIO
 
 from s3store import JsonStore, RetryPolicy
-from s3store.probe import probe
 from s3store.testing import FaultPlan, LocalS3, connect
 from worker_integration.db_service import DBService, execution_steps_key
 from worker_integration.demo_report import Verdict, progress_line, steps_table, verdict_of
@@ -95,7 +94,7 @@ def _backend(args: argparse.Namespace, out: TextIO) -> Iterator[S3Target]:
         endpoint = (args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3")
                     or os.environ.get("AWS_ENDPOINT_URL"))
         target = S3Target(bucket=args.bucket, connector=BotoConnector(endpoint_url=endpoint))
-        report = probe(JsonStore(target.client(), target.bucket), prefix=f"{CUSTOMER_ID}/")
+        report = JsonStore(target.client(), target.bucket).probe(prefix=f"{CUSTOMER_ID}/")
         print(f"S3: bucket {args.bucket} at {endpoint or 'AWS'}: {report.summary()}",
               file=out)
         if not report.writes_safe:  # the same verdicts as `s3store probe`

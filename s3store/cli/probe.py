@@ -16,7 +16,6 @@ import inspect
 from typing import Final
 
 from s3store.cli.context import Context
-from s3store.probe import probe
 
 __all__ = ["PROBE", "ProbeCommand"]
 
@@ -47,12 +46,12 @@ class ProbeCommand:
 
     def run(self, ctx: Context, args: argparse.Namespace) -> int:
         """Probe, print every check's verdict, return the report's exit status."""
-        report = probe(ctx.store(), prefix=args.prefix)
+        report = ctx.store().probe(prefix=args.prefix)
         status = report.exit_status
         if ctx.json:
             ctx.print_json({"endpoint": ctx.client().meta.endpoint_url, "bucket": ctx.bucket,
                             "safe": status == 0, "writes_safe": report.writes_safe,
-                            "summary": report.summary(),
+                            "summary": report.summary(), "left_behind": report.left_behind,
                             "checks": [check.as_json() for check in report.checks]})
             return status
         print(f"endpoint  {ctx.client().meta.endpoint_url}\nbucket    {ctx.bucket}\n",
