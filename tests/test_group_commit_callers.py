@@ -113,6 +113,7 @@ def test_8_a_caller_that_leaves_while_queued_leaves_the_key_usable(s3: LocalS3) 
     later.join(BOUND)
     assert not later.is_alive(), "the key stayed blocked by a caller that left"
     assert outcomes["after"].value == ["leader", "after"]
+    assert KEY not in store._group._queues  # forgotten once nobody waits
 
 
 def test_a_lone_follower_queued_behind_a_round_returns_and_the_queue_empties(

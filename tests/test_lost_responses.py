@@ -25,6 +25,8 @@ from s3store import (
     StorageError,
 )
 from s3store.testing import FaultKind, FaultPlan, LocalS3
+from tests.helpers import FAST_RETRY
+from tests.hooks import act_before
 
 KEY = "doc.json"
 LOST: list[FaultKind] = ["error_after_write", "drop_after_write", "stall_after_write"]
@@ -164,10 +166,29 @@ def test_a_lost_conditional_delete_whose_object_is_gone_is_unknown(
     store = make_store(s3)
     first = store.create(KEY, {"v": 1})
     s3.inject(kind)
-    with pytest.raises(OutcomeUnknownError):
+    with pytest.raises(OutcomeUnknownError) as caught:
         store.delete(KEY, etag=first.etag)
+    assert (caught.value.key, caught.value.etag) == (KEY, first.etag)
+    assert "nobody can tell" in str(caught.value)
     with pytest.raises(NotFoundError):
         store.get(KEY)
+
+
+def test_a_lost_conditional_delete_whose_object_then_changed_is_unknown(s3: LocalS3) -> None:
+    """Answer lost (a 500 before anything happened), and another writer replaces the
+    object before the resolving HEAD: the delete did not land, but the object is no
+    longer the one named, so it is not sent again, and not reported done."""
+    client = s3.client()
+    store = JsonStore(client, s3.bucket, retry=FAST_RETRY)
+    rival = JsonStore(s3.client(), s3.bucket)
+    first = store.create(KEY, {"v": 1})
+    act_before(client, "HeadObject", lambda _: rival.replace(KEY, {"v": 2}, etag=first.etag))
+    s3.inject("error_before_write")
+    with pytest.raises(OutcomeUnknownError) as caught:
+        store.delete(KEY, etag=first.etag)
+    assert (caught.value.key, caught.value.etag) == (KEY, first.etag)
+    assert "changed since" in str(caught.value)
+    assert store.get(KEY).value == {"v": 2}
 
 
 ONE_ATTEMPT = RetryPolicy(max_attempts=1, sleep=lambda _: None)
