@@ -38,7 +38,8 @@ def test_soak_every_acknowledged_update_lands_exactly_once(updates: int) -> None
 
 
 def test_negative_control_soak_without_resolution_duplicates_updates(updates: int) -> None:
-    # A quarter of the soak is enough to show it (2,000 duplicated 149; 500 about 37).
+    # A quarter of the soak is enough to show it (2,000 duplicated 149; 500 about 37;
+    # the default 250 about 18).
     report = run_soak(SoakConfig(updates=max(updates // 4, 200), resolve=False))
     print(summary(report))
     assert report.duplicated != []

@@ -1,6 +1,6 @@
 """The simulator's seeds, judged by the linearizability checker, and its negative controls.
 
-`make test` runs `--sim-seeds` seeds (default 200, in chunks so a failure names its
+`make test` runs `--sim-seeds` seeds (default 120, in chunks so a failure names its
 seed); `pytest tests/sim --sim-seeds 5000` hunts longer. A failing seed replays
 exactly: `run_seed(N)` in `tests.sim.simulation`.
 
