@@ -104,12 +104,14 @@ def page(*items: dict[str, Any], next_marker: tuple[str, str] | None = None) -> 
     return response
 
 
-def stubbed(*pages: dict[str, Any]) -> tuple[ObjectClient, Stubber]:
+def stubbed(*pages: dict[str, Any], operation: str = "list_object_versions"
+            ) -> tuple[ObjectClient, Stubber]:
+    """An ObjectClient whose `operation` answers `pages` in turn (botocore's Stubber)."""
     with LocalS3() as s3:
         client = s3.client()
     stubber = Stubber(client)
     for response in pages:
-        stubber.add_response("list_object_versions", response)
+        stubber.add_response(operation, response)
     stubber.activate()
     return ObjectClient(client, "bucket"), stubber
 
@@ -172,13 +174,7 @@ def key_page(*keys: str, next_page: str | None = None) -> dict[str, Any]:
 
 
 def stubbed_keys(*pages: dict[str, Any]) -> ObjectClient:
-    with LocalS3() as s3:
-        client = s3.client()
-    stubber = Stubber(client)
-    for response in pages:
-        stubber.add_response("list_objects_v2", response)
-    stubber.activate()
-    return ObjectClient(client, "bucket")
+    return stubbed(*pages, operation="list_objects_v2")[0]
 
 
 def test_keys_follow_continuation_tokens() -> None:
