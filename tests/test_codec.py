@@ -57,3 +57,13 @@ def test_invalid_bytes_are_corrupt(data: bytes) -> None:
 
 def test_decode_accepts_any_json_formatting() -> None:
     assert decode("k", b' [ {"a" : 1} ]\n') == [{"a": 1}]
+
+
+def test_the_errors_say_what_was_wrong() -> None:
+    """The message names the reason (mutmut survivors: messages replaced by None)."""
+    with pytest.raises(InvalidValueError) as refused:
+        encode("k", {"x": float("nan")}, max_bytes=100)
+    assert str(refused.value).startswith("value cannot be stored as JSON: ")
+    with pytest.raises(CorruptDocumentError) as corrupt:
+        decode("k", b'{"x": NaN}')
+    assert "NaN is not JSON" in str(corrupt.value)
