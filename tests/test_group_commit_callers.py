@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
@@ -197,75 +198,132 @@ class Leavable(threading.Condition):
     """A group-commit wait that the threads in `leaving` give up (as on a signal)."""
 
     leaving: ClassVar[set[threading.Thread]] = set()  # threads, not idents: those are reused
+    waiting: ClassVar[set[threading.Thread]] = set()  # inside wait() now
 
     def wait(self, timeout: float | None = None) -> bool:
         if threading.current_thread() in Leavable.leaving:
             raise Leave
-        woke = super().wait(timeout)
+        Leavable.waiting.add(threading.current_thread())
+        try:
+            woke = super().wait(timeout)
+        finally:
+            Leavable.waiting.discard(threading.current_thread())
         if threading.current_thread() in Leavable.leaving:
             raise Leave
         return woke
+
+    @staticmethod
+    def until_waiting(thread: threading.Thread) -> None:
+        """Return once `thread` is inside a wait (bounded)."""
+        for _ in range(1_000_000):
+            if thread in Leavable.waiting:
+                return
+            time.sleep(0)
+        raise AssertionError(f"{thread.name} never waited")
+
+
+class GatedRounds:
+    """A GroupCommit on `Leavable` waits whose round `i` waits at `gates[i]` (for the
+    first `gated` rounds), and whose round `interrupted` raises KeyboardInterrupt, as
+    if its leader were interrupted while its write is on the wire."""
+
+    def __init__(self, *, gated: int, interrupted: int = 1) -> None:
+        self.group = GroupCommit(condition=Leavable)
+        self.gates = [threading.Event() for _ in range(gated)]
+        self.entered = [threading.Event() for _ in range(gated)]
+        self.batches: list[list[Pending]] = []
+        self.leaders: list[int] = []
+        self.outcomes: dict[str, Any] = {}
+        self.threads: dict[str, threading.Thread] = {}
+        self._interrupted = interrupted
+
+    def flush(self, batch: list[Pending]) -> None:
+        index = len(self.batches)
+        self.batches.append(batch)
+        self.leaders.append(threading.get_ident())
+        if index < len(self.gates):
+            self.entered[index].set()
+            assert self.gates[index].wait(BOUND)
+        if index == self._interrupted:
+            raise KeyboardInterrupt
+        for pending in batch:
+            pending.settled = True
+
+    def submit(self, name: str) -> None:
+        def target() -> None:
+            try:
+                self.group.submit("k", Pending(lambda v: v), self.flush)
+                self.outcomes[name] = "ok"
+            except BaseException as exc:  # the outcome is what is checked
+                self.outcomes[name] = type(exc).__name__
+
+        self.threads[name] = threading.Thread(target=target, name=name)
+        self.threads[name].start()
+
+    def wait_queued(self, count: int) -> None:
+        for _ in range(1_000_000):  # bounded: the callers are about to queue
+            if self.group.queued("k") == count:
+                return
+
+    def round_one_of_x_and_y(self) -> threading.Thread:
+        """w writes round 0; x and y queue behind it and make round 1, held at its gate.
+        Returns round 1's follower (the one that does not lead it)."""
+        self.submit("w")
+        assert self.entered[0].wait(BOUND)
+        self.submit("x")
+        self.submit("y")
+        self.wait_queued(2)
+        self.gates[0].set()
+        assert self.entered[1].wait(BOUND)
+        members = {p.owner for p in self.batches[1]}
+        assert members == {self.threads["x"].ident, self.threads["y"].ident}
+        return next(t for t in (self.threads["x"], self.threads["y"])
+                    if t.ident != self.leaders[1])
+
+    def join_all(self) -> None:
+        try:
+            for thread in self.threads.values():
+                thread.join(BOUND)
+                assert not thread.is_alive(), f"{thread.name} never came back"
+        finally:
+            Leavable.leaving.clear()
 
 
 def test_a_round_handed_over_skips_a_caller_that_already_left() -> None:
     """Round 1 holds X (leading) and Y. Y leaves while it is written; then X is
     interrupted mid-request. The round must not be carried by Y (gone): Z, queued
     behind, leads the next round instead of waiting forever."""
-    group = GroupCommit(condition=Leavable)
-    gates = [threading.Event(), threading.Event()]
-    entered = [threading.Event(), threading.Event()]
-    batches: list[list[Pending]] = []
-    leaders: list[int] = []
-
-    def flush(batch: list[Pending]) -> None:
-        index = len(batches)
-        batches.append(batch)
-        leaders.append(threading.get_ident())
-        if index < 2:
-            entered[index].set()
-            assert gates[index].wait(BOUND)
-        if index == 1:
-            raise KeyboardInterrupt  # X, interrupted while its write is on the wire
-        for pending in batch:
-            pending.settled = True
-
-    outcomes: dict[str, Any] = {}
-
-    def submit(name: str) -> threading.Thread:
-        def target() -> None:
-            try:
-                group.submit("k", Pending(lambda v: v), flush)
-                outcomes[name] = "ok"
-            except BaseException as exc:  # the outcome is what is checked
-                outcomes[name] = type(exc).__name__
-
-        thread = threading.Thread(target=target, name=name)
-        thread.start()
-        return thread
-
-    threads = {"w": submit("w")}
-    assert entered[0].wait(BOUND)
-    threads |= {name: submit(name) for name in ("x", "y")}
-    for _ in range(1_000_000):  # bounded: both queue behind round 0
-        if group.queued("k") == 2:
-            break
-    gates[0].set()
-    assert entered[1].wait(BOUND)  # round 1 = x and y, led by one of them
-    members = {p.owner for p in batches[1]}
-    assert members == {threads["x"].ident, threads["y"].ident}
-    follower = next(t for t in (threads["x"], threads["y"]) if t.ident != leaders[1])
+    rounds = GatedRounds(gated=2)
+    follower = rounds.round_one_of_x_and_y()
     Leavable.leaving.add(follower)
-    with group._lock:
-        group._queues["k"].cond.notify_all()
+    with rounds.group._lock:
+        rounds.group._queues["k"].cond.notify_all()
     follower.join(BOUND)
-    threads["z"] = submit("z")
-    for _ in range(1_000_000):
-        if group.queued("k") == 1:
-            break
-    gates[1].set()
-    for thread in threads.values():
-        thread.join(BOUND)
-        assert not thread.is_alive(), f"{thread.name} never came back"
-    Leavable.leaving.clear()
-    assert sorted(outcomes.values()) == ["KeyboardInterrupt", "Leave", "ok", "ok"]
-    assert outcomes["z"] == "ok" and group._queues == {}
+    rounds.submit("z")
+    rounds.wait_queued(1)
+    rounds.gates[1].set()
+    rounds.join_all()
+    assert sorted(rounds.outcomes.values()) == ["KeyboardInterrupt", "Leave", "ok", "ok"]
+    assert rounds.outcomes["z"] == "ok" and rounds.group._queues == {}
+
+
+def test_a_caller_leaving_the_round_it_was_handed_leaves_the_key_to_the_next() -> None:
+    """Round 1 holds X and Y; its leader is interrupted mid-request, so the round is
+    handed to the other (it is `carried`); that one leaves as it wakes to carry it on.
+    Z, queued behind, must lead the next round, and the key stays queued while it does."""
+    rounds = GatedRounds(gated=3)
+    follower = rounds.round_one_of_x_and_y()
+    rounds.submit("z")
+    rounds.wait_queued(1)
+    Leavable.until_waiting(follower)  # waiting for round 1's answer, not yet handed it
+    Leavable.leaving.add(follower)  # it leaves when next woken: by the hand-over
+    rounds.gates[1].set()
+    assert rounds.entered[2].wait(BOUND)  # z leads round 2
+    # The key's queue is still the one z's round holds: a caller arriving now queues
+    # behind it instead of starting a second round beside it.
+    assert "k" in rounds.group._queues and rounds.group._queues["k"].busy
+    rounds.gates[2].set()
+    rounds.join_all()
+    assert sorted(rounds.outcomes.values()) == ["KeyboardInterrupt", "Leave", "ok", "ok"]
+    assert [p.owner for p in rounds.batches[2]] == [rounds.threads["z"].ident]
+    assert rounds.group._queues == {}
