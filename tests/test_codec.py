@@ -67,3 +67,7 @@ def test_the_errors_say_what_was_wrong() -> None:
     with pytest.raises(CorruptDocumentError) as corrupt:
         decode("k", b'{"x": NaN}')
     assert "NaN is not JSON" in str(corrupt.value)
+    assert str(corrupt.value).startswith("stored bytes are not valid JSON: ")
+    with pytest.raises(DocumentTooLargeError) as large:
+        encode("k", "x" * 200, max_bytes=100)
+    assert str(large.value).startswith("document would be 202 bytes, over the limit of 100")
