@@ -145,8 +145,7 @@ class RecoverCommand(CommandHelp):
             ctx.usage_error("give CUSTOMER and JOB, or --prefix (not both)")
         if not 1 <= args.page_size <= DEFAULT_PAGE_SIZE:
             ctx.usage_error(f"--page-size must be 1 to {DEFAULT_PAGE_SIZE}")
-        client = ctx.client()
-        versioning: str = client.get_bucket_versioning(Bucket=ctx.bucket).get("Status", "off")
+        versioning = ctx.store().versioning()
         if versioning == "off":
             message = (f"bucket {ctx.bucket} does not keep object versions (versioning was "
                        "never enabled): there are no older versions to recover steps from. "
