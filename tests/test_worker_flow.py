@@ -198,13 +198,23 @@ def test_completion_after_the_steps_keeps_them_and_takes_its_order_from_the_work
     assert verdict_of(NINE_INDEPENDENT_STEPS, steps).line() == "10/10 execution steps stored"
 
 
-def test_completion_that_sees_an_empty_list_still_leaves_every_step(
+def test_completion_that_finds_steps_missing_waits_then_records_nothing(
         db: DBService, ids: JobIds) -> None:
-    # The worst stale list: completion runs while S3 holds nothing yet.
-    page = JobCompletionService(db=db, executor=SimulatedExecutor()).generate_html(
-        ids.c, ids.j, NINE_INDEPENDENT_STEPS)
-    assert page.step_order == 10  # len(workflow_steps) + 1, not len([]) + 1
-    _record_workflow_steps(db, ids, NINE_INDEPENDENT_STEPS, range(9))
+    # The worst stale list: completion runs while S3 holds one step of nine. The old
+    # code (and this one before the completion gate) built the page from it and
+    # recorded success; now the page waits for every workflow step, then gives up.
+    _record_workflow_steps(db, ids, NINE_INDEPENDENT_STEPS, [0])
+    time = FakeTime()
+    service = JobCompletionService(db=db, executor=SimulatedExecutor(), dependency_timeout=5,
+                                   poll_interval=1, monotonic=time.monotonic, sleep=time.sleep)
+    with pytest.raises(DependencyTimeoutError) as caught:
+        service.generate_html(ids.c, ids.j, NINE_INDEPENDENT_STEPS)
+    assert caught.value.missing == tuple(range(2, 10))
+    assert [s.identity for s in db.get_execution_steps(ids.c, ids.j)] == [(1, "ai_generation")]
+    _record_workflow_steps(db, ids, NINE_INDEPENDENT_STEPS, range(1, 9))
+    page = service.generate_html(ids.c, ids.j, NINE_INDEPENDENT_STEPS)
+    assert page.step_order == 10  # len(workflow_steps) + 1, not len(list) + 1
+    assert page.input["context_orders"] == list(range(1, 10))
     steps = db.get_execution_steps(ids.c, ids.j)
     assert verdict_of(NINE_INDEPENDENT_STEPS, steps).complete
     assert [s.step_order for s in steps] == list(range(1, 11))

@@ -25,6 +25,7 @@ from tests.worker_helpers import (
 )
 from worker_integration import (
     ExecutionStep,
+    IncompleteJobError,
     JobCompletionService,
     JobStatus,
     SimulatedExecutor,
@@ -187,8 +188,10 @@ def test_concurrent_job_record_updates_lose_nothing(local_s3: LocalS3) -> None:
     assert sorted(job.artifacts) == [f"art_{n:02d}" for n in range(10)]
     assert job.status is JobStatus.PROCESSING
     assert _conflicts(local_s3) > conflicts_before
-    done = JobCompletionService(db=db, executor=SimulatedExecutor()).finalize_job(ids.c, ids.j)
-    assert done.status is JobStatus.COMPLETED
+    # No step is stored and the record names none it expects: never "completed".
+    with pytest.raises(IncompleteJobError):
+        JobCompletionService(db=db, executor=SimulatedExecutor()).finalize_job(ids.c, ids.j)
+    assert db.get_job(ids.c, ids.j).status is JobStatus.PROCESSING
 
 
 def test_negative_control_naive_job_record_updates_lose_artifacts(local_s3: LocalS3) -> None:

@@ -22,7 +22,7 @@ from worker_integration.invocations import (
     S3Target,
     ThreadInvoker,
 )
-from worker_integration.job_completion_service import JobCompletionService
+from worker_integration.job_completion_service import IncompleteJobError, JobCompletionService
 from worker_integration.job_record import IllegalTransitionError, JobRecord, JobStatus
 from worker_integration.models import ExecutionStep, InvalidRecordError, StepType, UsageInfo
 from worker_integration.step_processor import DependencyTimeoutError, StepProcessor
@@ -37,6 +37,7 @@ __all__ = [
     "Executor",
     "IllegalTransitionError",
     "InProcessInvoker",
+    "IncompleteJobError",
     "InvalidRecordError",
     "InvocationReport",
     "Invoker",

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
 from s3store import (
+    AlreadyExistsError,
     CorruptDocumentError,
     InvalidKeyError,
     InvalidValueError,
@@ -31,7 +32,7 @@ from s3store import (
     NotFoundError,
 )
 from worker_integration.clock import iso, utc_now
-from worker_integration.job_record import JobRecord, JobStatus
+from worker_integration.job_record import JobRecord, JobStatus, StepIdentity
 from worker_integration.models import ExecutionStep, InvalidRecordError
 
 __all__ = [
@@ -220,21 +221,41 @@ class DBService:
         self.store.create(job_key(customer_id, job_id), record.to_dict())
         return record
 
-    def ensure_job(self, customer_id: str, job_id: str, *, at: str | None = None) -> JobRecord:
+    def ensure_job(self, customer_id: str, job_id: str, *, at: str | None = None,
+                   expected: Sequence[StepIdentity] | None = None) -> JobRecord:
         """The job record, created `pending` first if there is none (idempotent).
 
-        Unlike `create_job`, safe to repeat, and safe after a lost answer. Raises
-        `CorruptDocumentError`, `InvalidKeyError`, and the store's errors.
+        `expected` is every record the complete job holds (`expected_steps`); a
+        record without them gets them, one with them keeps them (other ones raise
+        `ValueError`, nothing written). Unlike `create_job`, safe to repeat, and safe
+        after a lost answer. A stored record that is not a job record (`null`
+        included) raises `CorruptDocumentError` and is left as it is. Raises
+        `InvalidKeyError`, and the store's errors.
         """
         now = at or iso(utc_now())
         key = job_key(customer_id, job_id)
-        fresh = JobRecord(customer_id=customer_id, job_id=job_id, created_at=now,
-                          updated_at=now,
-                          execution_steps_key=execution_steps_key(customer_id, job_id))
-        document = self.store.update(
-            key, lambda value: fresh.to_dict() if value is None else value, default=None,
-            idempotent=True)
-        return _job_from(document.value, key=key)
+        wanted = None if expected is None else tuple((int(o), str(t)) for o, t in expected)
+
+        def adopt(value: Any) -> Any:
+            job = _job_from(value, key=key)
+            return value if wanted is None else job.expecting(wanted).to_dict()
+
+        for _ in range(2):  # the record, or (absent) a new one; a creator racing us: read it
+            try:
+                document = self.store.update(key, adopt, idempotent=True)
+                return _job_from(document.value, key=key)
+            except NotFoundError:
+                pass
+            fresh = JobRecord(customer_id=customer_id, job_id=job_id, created_at=now,
+                              updated_at=now, expected_steps=wanted,
+                              execution_steps_key=execution_steps_key(customer_id, job_id))
+            try:
+                self.store.create(key, fresh.to_dict())
+                return fresh
+            except AlreadyExistsError:
+                continue
+        raise AlreadyExistsError("the job record was created and deleted while it was "
+                                 "being ensured", key=key)
 
     def get_job(self, customer_id: str, job_id: str) -> JobRecord:
         """The stored job record. Raises `NotFoundError`, `CorruptDocumentError`,

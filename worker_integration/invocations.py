@@ -41,6 +41,7 @@ __all__ = [
     "Invocation",
     "InvocationReport",
     "Invoker",
+    "Isolated",
     "ProcessInvoker",
     "ReportCallback",
     "S3Target",
@@ -96,6 +97,8 @@ class InvocationReport:
     success: bool
     duration_ms: int | float | None
     error: str | None = None
+    raised: bool = False
+    """True when the invocation raised instead of recording its step (see `Isolated`)."""
 
     @classmethod
     def of(cls, customer_id: str, job_id: str, record: ExecutionStep, *,
@@ -144,12 +147,40 @@ class HtmlInvocation:
     customer_id: str
     job_id: str
     workflow: Workflow
+    dependency_timeout: float = 60.0
 
     def __call__(self) -> InvocationReport:
         """Generate and record the HTML; raises what `generate_html` raises."""
-        service = JobCompletionService(db=self.target.db(), executor=self.executor)
+        service = JobCompletionService(db=self.target.db(), executor=self.executor,
+                                       dependency_timeout=self.dependency_timeout)
         record = service.generate_html(self.customer_id, self.job_id, self.workflow)
         return InvocationReport.of(self.customer_id, self.job_id, record, path="new")
+
+
+@dataclass(frozen=True)
+class Isolated:
+    """An invocation whose exception becomes its report (`raised=True`, the error's type
+    and message), so that one job's failure does not stop a batch. Picklable if the
+    invocation is. BaseExceptions (KeyboardInterrupt, ...) still propagate."""
+
+    invocation: StepInvocation | HtmlInvocation
+
+    def __call__(self) -> InvocationReport:
+        """Run the invocation; report what it raised instead of raising it."""
+        try:
+            return self.invocation()
+        except Exception as exc:  # this job fails, the batch goes on
+            inv = self.invocation
+            if isinstance(inv, StepInvocation):
+                order, step = inv.workflow.step_order(inv.index), inv.workflow.steps[inv.index]
+                step_type, name = step.step_type, step.name
+            else:
+                order, step_type = inv.workflow.html_generation_order, "html_generation"
+                name = "HTML generation"
+            return InvocationReport(customer_id=inv.customer_id, job_id=inv.job_id,
+                                    path="new", step_order=order, step_type=step_type,
+                                    step_name=name, success=False, duration_ms=None,
+                                    error=f"{type(exc).__name__}: {exc}", raised=True)
 
 
 class Invoker(Protocol):

@@ -19,7 +19,7 @@ from worker_integration.models import (
     check_optional_str,
 )
 
-__all__ = ["IllegalTransitionError", "JobRecord", "JobStatus"]
+__all__ = ["IllegalTransitionError", "JobRecord", "JobStatus", "StepIdentity"]
 
 
 class JobStatus(StrEnum):
@@ -48,13 +48,45 @@ _NEXT: Final[Mapping[JobStatus, frozenset[JobStatus]]] = {
 }
 _REQUIRED: Final = ("customer_id", "job_id", "status", "created_at", "updated_at",
                     "execution_steps_key")
-_JOB_FIELDS: Final = frozenset(_REQUIRED) | {"started_at", "completed_at", "error", "artifacts"}
+_JOB_FIELDS: Final = frozenset(_REQUIRED) | {"started_at", "completed_at", "error", "artifacts",
+                                             "expected_steps"}
+
+StepIdentity = tuple[int, str]
+"""A step record's identity: `(step_order, step_type)`."""
+
+
+def _parse_expected(value: Any) -> tuple[StepIdentity, ...] | None:
+    """The stored `expected_steps` (a list of `{"step_order", "step_type"}`), or None."""
+    if value is None:
+        return None
+    if not isinstance(value, list | tuple):
+        raise InvalidRecordError("must be a list of {step_order, step_type}",
+                                 field="expected_steps")
+    parsed = []
+    for item in value:
+        if isinstance(item, Mapping):
+            order, step_type = item.get("step_order"), item.get("step_type")
+        elif isinstance(item, tuple) and len(item) == 2:
+            order, step_type = item
+        else:
+            raise InvalidRecordError("must be a list of {step_order, step_type}",
+                                     field="expected_steps")
+        if (isinstance(order, bool) or not isinstance(order, int) or order < 0
+                or not isinstance(step_type, str) or not step_type):
+            raise InvalidRecordError(f"not a step identity: {item!r}", field="expected_steps")
+        parsed.append((order, step_type))
+    if len(set(parsed)) != len(parsed):
+        raise InvalidRecordError("names a step twice", field="expected_steps")
+    return tuple(parsed)
 
 
 @dataclass(frozen=True, kw_only=True)
 class JobRecord:
     """A job: its status, when it moved, its artifacts, and the key of its steps.
 
+    `expected_steps` is what the job holds once complete: the identity of every
+    record, written when the job starts (`None` on records written before it
+    existed: then nobody can tell from the record whether the job is complete).
     Timestamps are ISO 8601 strings. Raises `InvalidRecordError` on invalid fields.
     """
 
@@ -68,6 +100,7 @@ class JobRecord:
     error: str | None = None
     artifacts: tuple[str, ...] = ()
     execution_steps_key: str
+    expected_steps: tuple[StepIdentity, ...] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -86,6 +119,7 @@ class JobRecord:
                 isinstance(a, str) for a in self.artifacts):
             raise InvalidRecordError("must be a list of strings", field="artifacts")
         object.__setattr__(self, "artifacts", tuple(self.artifacts))
+        object.__setattr__(self, "expected_steps", _parse_expected(self.expected_steps))
         check_extra(self.extra, _JOB_FIELDS, "extra")
 
     def transition(self, status: JobStatus, *, at: str, error: str | None = None) -> JobRecord:
@@ -116,6 +150,19 @@ class JobRecord:
             return self
         return replace(self, artifacts=self.artifacts + new, updated_at=at)
 
+    def expecting(self, expected: tuple[StepIdentity, ...]) -> JobRecord:
+        """This record with `expected_steps` set; one that has them keeps its own.
+
+        Raises `ValueError` if the record already expects other steps (the job was
+        started with another workflow).
+        """
+        if self.expected_steps is None:
+            return replace(self, expected_steps=expected)
+        if tuple(self.expected_steps) != tuple(expected):
+            raise ValueError(f"job {self.customer_id}/{self.job_id} was started expecting "
+                             f"{list(self.expected_steps)}, not {list(expected)}")
+        return self
+
     @classmethod
     def from_dict(cls, data: Any) -> Self:
         """Parse a stored job record, keeping unknown fields. Raises `InvalidRecordError`."""
@@ -143,5 +190,8 @@ class JobRecord:
             "error": self.error,
             "artifacts": list(self.artifacts),
             "execution_steps_key": self.execution_steps_key,
+            **({} if self.expected_steps is None else {"expected_steps": [
+                {"step_order": order, "step_type": step_type}
+                for order, step_type in self.expected_steps]}),
             **self.extra,
         }

@@ -10,6 +10,7 @@ executor is recorded as `success: false` with its error, and the job goes on.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -26,7 +27,8 @@ from worker_integration.executor import Executor, StepRequest
 from worker_integration.models import ExecutionStep
 from worker_integration.workflow import WORKFLOW_STEP_TYPES, Workflow
 
-__all__ = ["DependencyTimeoutError", "StepProcessor", "execute_step"]
+__all__ = ["DependencyTimeoutError", "StepProcessor", "check_wait", "execute_step",
+           "wait_for_records"]
 
 log = logging.getLogger("worker_integration")
 
@@ -107,25 +109,55 @@ class StepProcessor:
         self.db.record_execution_step(customer_id, job_id, record)
         return record
 
+    def __post_init__(self) -> None:
+        check_wait(self.dependency_timeout, self.poll_interval)
+
     def wait_for_steps(self, customer_id: str, job_id: str,
                        orders: Collection[int]) -> dict[int, Any]:
         """Wait until workflow steps `orders` are recorded; return their outputs by order.
 
-        A recorded step that failed counts as done (its output is left out). Polls
-        the stored steps every `poll_interval` seconds. Raises
-        `DependencyTimeoutError` after `dependency_timeout` seconds, and the errors
-        of `DBService.get_execution_steps`.
+        See `wait_for_records`, with this processor's timeout, clock and sleep.
         """
-        wanted = set(orders)
-        started = self.monotonic()
-        while True:
-            recorded = {step.step_order: step for step in
-                        self.db.get_execution_steps(customer_id, job_id)
-                        if step.step_order in wanted and step.step_type in WORKFLOW_STEP_TYPES}
-            missing = wanted - recorded.keys()
-            if not missing:
-                return {order: step.output for order, step in recorded.items() if step.success}
-            waited = self.monotonic() - started
-            if waited >= self.dependency_timeout:
-                raise DependencyTimeoutError(missing, waited)
-            self.sleep(self.poll_interval)
+        recorded = wait_for_records(self.db, customer_id, job_id, orders,
+                                    timeout=self.dependency_timeout,
+                                    poll_interval=self.poll_interval,
+                                    monotonic=self.monotonic, sleep=self.sleep)
+        return {order: step.output for order, step in recorded.items() if step.success}
+
+
+def check_wait(timeout: float, poll_interval: float) -> None:
+    """Raise `ValueError` unless `timeout` is finite and >= 0 and `poll_interval` finite
+    and > 0 (NaN would never expire, 0 would poll S3 in a busy loop)."""
+    if not (isinstance(timeout, int | float) and math.isfinite(timeout) and timeout >= 0):
+        raise ValueError(f"the dependency timeout must be a finite number of seconds >= 0, "
+                         f"got {timeout!r}")
+    if not (isinstance(poll_interval, int | float) and math.isfinite(poll_interval)
+            and poll_interval > 0):
+        raise ValueError(f"the poll interval must be a finite number of seconds > 0, "
+                         f"got {poll_interval!r}")
+
+
+def wait_for_records(db: DBService, customer_id: str, job_id: str, orders: Collection[int], *,
+                     timeout: float, poll_interval: float,
+                     monotonic: Callable[[], float] = time.monotonic,
+                     sleep: Callable[[float], None] = time.sleep) -> dict[int, ExecutionStep]:
+    """Wait until workflow steps `orders` are recorded; return their records by order.
+
+    A recorded step that failed counts as done. Polls the stored steps every
+    `poll_interval` seconds. Raises `DependencyTimeoutError` after `timeout`
+    seconds, and the errors of `DBService.get_execution_steps`.
+    """
+    check_wait(timeout, poll_interval)
+    wanted = set(orders)
+    started = monotonic()
+    while True:
+        recorded = {step.step_order: step for step in
+                    db.get_execution_steps(customer_id, job_id)
+                    if step.step_order in wanted and step.step_type in WORKFLOW_STEP_TYPES}
+        missing = wanted - recorded.keys()
+        if not missing:
+            return recorded
+        waited = monotonic() - started
+        if waited >= timeout:
+            raise DependencyTimeoutError(missing, waited)
+        sleep(poll_interval)
