@@ -42,6 +42,7 @@ __all__ = [
     "execution_steps_key",
     "job_key",
     "parse_steps",
+    "stays_against",
     "upsert_step",
 ]
 
@@ -103,7 +104,9 @@ def upsert_step(current: Any, step: ExecutionStep, *, key: str) -> list[dict[str
     """The mutation behind `record_execution_step`: `current` with `step` upserted.
 
     The record with the same `(step_order, step_type)` is replaced where it stood
-    (any later duplicate of it is dropped); otherwise the record is added. The
+    (any later duplicate of it is dropped) unless it stays (`stays_against`: an
+    older attempt never replaces a newer one, nor a later delivery a success);
+    otherwise the record is added. The
     result is sorted by `step_order` (a stable sort: records of one order keep
     their relative order). Every other record is the very object read, untouched.
     Raises `CorruptDocumentError` if `current` is not an array of valid steps.
@@ -116,12 +119,28 @@ def upsert_step(current: Any, step: ExecutionStep, *, key: str) -> list[dict[str
         if (record["step_order"], record["step_type"]) != step.identity:
             result.append(record)
         elif not placed:
-            result.append(new_record)
+            result.append(record if stays_against(record, step) else new_record)
             placed = True
     if not placed:
         result.append(new_record)
     result.sort(key=lambda record: int(record["step_order"]))
     return result
+
+
+def stays_against(stored: dict[str, Any], step: ExecutionStep) -> bool:
+    """Whether the `stored` record of `step`'s identity stays when `step` is recorded.
+
+    A record without an attempt number (an old writer, an edit) replaces, as always.
+    One with attempt *n* does not replace a record of a later attempt (a late first
+    delivery never overwrites its retry), nor a successful record of an earlier one
+    (a duplicate delivery: the success the step's consumers may already have read
+    stays). A record of the same attempt replaces (the same invocation again).
+    """
+    if step.attempt is None:
+        return False
+    held = stored.get("attempt")
+    held = held if isinstance(held, int) and not isinstance(held, bool) else 0
+    return held > step.attempt or (held < step.attempt and stored.get("success") is True)
 
 
 def edit_step(current: Any, *, step_order: int, step_type: str,
@@ -210,6 +229,20 @@ class DBService:
         return sorted(parse_steps(value, key=key), key=lambda step: step.step_order)
 
     # -- the job record --
+
+    def claim_attempt(self, customer_id: str, job_id: str, step_order: int) -> int:
+        """Claim the next attempt of step `step_order` in the job record; return its number.
+
+        Claims are ordered by the compare-and-swap: a later invocation always gets a
+        larger number. Re-applied after a lost answer, a claim skips a number, which
+        orders it no differently. Raises `NotFoundError` without a job record,
+        `CorruptDocumentError`, and the store's errors.
+        """
+        key = job_key(customer_id, job_id)
+        document = self.store.update(
+            key, lambda value: _job_from(value, key=key).claimed(step_order).to_dict(),
+            idempotent=True)
+        return _job_from(document.value, key=key).attempts[str(step_order)]
 
     def create_job(self, customer_id: str, job_id: str, *, at: str | None = None) -> JobRecord:
         """Store a new `pending` job record. Raises `AlreadyExistsError`, `InvalidKeyError`,

@@ -49,7 +49,7 @@ _NEXT: Final[Mapping[JobStatus, frozenset[JobStatus]]] = {
 _REQUIRED: Final = ("customer_id", "job_id", "status", "created_at", "updated_at",
                     "execution_steps_key")
 _JOB_FIELDS: Final = frozenset(_REQUIRED) | {"started_at", "completed_at", "error", "artifacts",
-                                             "expected_steps"}
+                                             "expected_steps", "attempts"}
 
 StepIdentity = tuple[int, str]
 """A step record's identity: `(step_order, step_type)`."""
@@ -87,6 +87,8 @@ class JobRecord:
     `expected_steps` is what the job holds once complete: the identity of every
     record, written when the job starts (`None` on records written before it
     existed: then nobody can tell from the record whether the job is complete).
+    `attempts` holds, per step order (a string key), the number of the last attempt
+    claimed for it: each invocation of a step claims the next one.
     Timestamps are ISO 8601 strings. Raises `InvalidRecordError` on invalid fields.
     """
 
@@ -101,6 +103,7 @@ class JobRecord:
     artifacts: tuple[str, ...] = ()
     execution_steps_key: str
     expected_steps: tuple[StepIdentity, ...] | None = None
+    attempts: Mapping[str, int] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -120,6 +123,12 @@ class JobRecord:
             raise InvalidRecordError("must be a list of strings", field="artifacts")
         object.__setattr__(self, "artifacts", tuple(self.artifacts))
         object.__setattr__(self, "expected_steps", _parse_expected(self.expected_steps))
+        if not isinstance(self.attempts, Mapping) or not all(
+                isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v > 0
+                for k, v in self.attempts.items()):
+            raise InvalidRecordError("must map step orders to attempt numbers > 0",
+                                     field="attempts")
+        object.__setattr__(self, "attempts", dict(self.attempts))
         check_extra(self.extra, _JOB_FIELDS, "extra")
 
     def transition(self, status: JobStatus, *, at: str, error: str | None = None) -> JobRecord:
@@ -149,6 +158,12 @@ class JobRecord:
         if not new:
             return self
         return replace(self, artifacts=self.artifacts + new, updated_at=at)
+
+    def claimed(self, step_order: int) -> JobRecord:
+        """This record with the next attempt of step `step_order` claimed (`attempts`)."""
+        attempts = dict(self.attempts)
+        attempts[str(step_order)] = attempts.get(str(step_order), 0) + 1
+        return replace(self, attempts=attempts)
 
     def expecting(self, expected: tuple[StepIdentity, ...]) -> JobRecord:
         """This record with `expected_steps` set; one that has them keeps its own.
@@ -193,5 +208,6 @@ class JobRecord:
             **({} if self.expected_steps is None else {"expected_steps": [
                 {"step_order": order, "step_type": step_type}
                 for order, step_type in self.expected_steps]}),
+            **({"attempts": dict(self.attempts)} if self.attempts else {}),
             **self.extra,
         }

@@ -43,7 +43,7 @@ _USAGE_FIELDS: Final = frozenset({"model", "input_tokens", "output_tokens", "tot
 _STEP_FIELDS: Final = frozenset({
     "step_order", "step_type", "step_name", "input", "output", "success", "model",
     "usage_info", "artifact_id", "image_urls", "duration_ms", "started_at", "completed_at",
-    "error",
+    "error", "attempt", "attempt_id",
 })
 
 
@@ -185,7 +185,9 @@ class ExecutionStep:
 
     Its identity is `(step_order, step_type)`: `form_submission` is order 0, workflow
     step *i* is order *i + 1*, `html_generation` follows the last workflow step.
-    `input` and `output` are any JSON values. Raises `InvalidRecordError` for a
+    `input` and `output` are any JSON values. `attempt` (the number the invocation
+    claimed) and `attempt_id` (its id) say which attempt wrote it; both are written
+    only when known. Raises `InvalidRecordError` for a
     negative or non-integer order, an empty type, a `form_submission` not at order 0
     (or another known type at order 0), and fields of the wrong type.
     """
@@ -204,10 +206,15 @@ class ExecutionStep:
     started_at: str | None = None
     completed_at: str | None = None
     error: str | None = None
+    attempt: int | None = None
+    attempt_id: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_int(self.step_order, "step_order")
+        if self.attempt is not None:
+            check_int(self.attempt, "attempt")
+        check_optional_str(self.attempt_id, "attempt_id")
         if not isinstance(self.step_type, str) or not self.step_type:
             raise InvalidRecordError("must be a non-empty string", field="step_type")
         object.__setattr__(self, "step_type", str(self.step_type))  # a StepType -> its value
@@ -264,6 +271,8 @@ class ExecutionStep:
             started_at=data.get("started_at"),
             completed_at=data.get("completed_at"),
             error=data.get("error"),
+            attempt=data.get("attempt"),
+            attempt_id=data.get("attempt_id"),
             extra={k: copy.deepcopy(v) for k, v in data.items() if k not in _STEP_FIELDS},
         )
 
@@ -284,5 +293,8 @@ class ExecutionStep:
             "started_at": self.started_at,
             "completed_at": self.completed_at,
             "error": self.error,
+            # Written only when known: records of old writers stay as they were read.
+            **({} if self.attempt is None else {"attempt": self.attempt}),
+            **({} if self.attempt_id is None else {"attempt_id": self.attempt_id}),
             **copy.deepcopy(dict(self.extra)),
         }

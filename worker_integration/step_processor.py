@@ -13,9 +13,10 @@ import logging
 import math
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from s3store import NotFoundError
 from worker_integration.clock import Clock, iso, utc_now
 from worker_integration.db_service import DBService
 from worker_integration.execution_step_manager import (
@@ -80,15 +81,36 @@ class StepProcessor:
     monotonic: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
 
-    def process_step(self, customer_id: str, job_id: str, workflow: Workflow,
-                     index: int) -> ExecutionStep:
+    def process_step(self, customer_id: str, job_id: str, workflow: Workflow, index: int, *,
+                     attempt_id: str | None = None) -> ExecutionStep:
         """Run workflow step `index` (0-based) and record it at `step_order = index + 1`.
 
+        Each call is an attempt: it claims the next attempt number in the job record
+        (`DBService.claim_attempt`) and records it with it and `attempt_id` (the
+        invocation's id, e.g. Lambda's request id), so that a late older attempt never
+        replaces a newer one. If a successful record of the step is already stored (a
+        duplicate delivery), that record is returned and nothing runs. A job without
+        a record has no attempt order: the step is recorded without one (logged).
         If its dependencies are not all recorded within `dependency_timeout`, the
-        step is recorded as failed with that error. Returns the stored record.
-        Raises `IndexError` for a bad index, and the errors of
+        step is recorded as failed with that error. Returns the record that stays
+        stored. Raises `IndexError` for a bad index, and the errors of
         `DBService.record_execution_step` (a step that cannot be recorded fails).
         """
+        order = workflow.step_order(index)
+        identity = (order, workflow.steps[index].step_type)
+        try:
+            attempt: int | None = self.db.claim_attempt(customer_id, job_id, order)
+        except NotFoundError:
+            attempt = None
+            log.warning("job %s/%s has no job record: step %d is recorded without an "
+                        "attempt number (a late attempt may replace it)", customer_id, job_id,
+                        order)
+        done = next((step for step in self.db.get_execution_steps(customer_id, job_id)
+                     if step.identity == identity and step.success), None)
+        if done is not None and attempt is not None:
+            log.info("step %d of %s/%s is already recorded: attempt %d does not run it again",
+                     order, customer_id, job_id, attempt)
+            return done
         context: dict[int, Any] = {}
         waiting_error: str | None = None
         try:
@@ -106,8 +128,9 @@ class StepProcessor:
         else:
             record = execute_step(self.executor, request, clock=self.clock,
                                   monotonic=self.monotonic)
-        self.db.record_execution_step(customer_id, job_id, record)
-        return record
+        record = replace(record, attempt=attempt, attempt_id=attempt_id)
+        stored = self.db.record_execution_step(customer_id, job_id, record)
+        return next(step for step in stored if step.identity == identity)
 
     def __post_init__(self) -> None:
         check_wait(self.dependency_timeout, self.poll_interval)

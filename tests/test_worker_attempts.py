@@ -1,0 +1,129 @@
+"""At-least-once delivery: each invocation of a step is an attempt, and a late older
+attempt never replaces a newer one (issue: the worker as production runs it, defect 2).
+
+The interleaving is forced with events, never with sleeps: the first delivery is held
+inside its work while the retry runs to the end and its consumer reads its output.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from s3store.testing import LocalS3
+from tests.worker_helpers import JobIds, db_for, stored_json
+from worker_integration import (
+    DBService,
+    ExecutionStep,
+    SimulatedExecutor,
+    StepProcessor,
+    StepRequest,
+    StepResult,
+    Workflow,
+    WorkflowOrchestrator,
+    WorkflowStep,
+)
+from worker_integration.db_service import upsert_step
+
+TWO = Workflow.of([WorkflowStep(name="First"), WorkflowStep(name="Second", depends_on=(0,))])
+
+
+@pytest.fixture(scope="module")
+def local_s3() -> Iterator[LocalS3]:
+    with LocalS3() as s3:
+        yield s3
+
+
+@pytest.fixture
+def db(local_s3: LocalS3) -> DBService:
+    return db_for(local_s3)
+
+
+@dataclass
+class HeldThenFails:
+    """Signals `running`, waits for `release`, then raises: a first delivery that times
+    out in Lambda's eyes and fails long after its retry succeeded."""
+
+    running: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    def run(self, request: StepRequest) -> StepResult:
+        self.running.set()
+        assert self.release.wait(10)
+        raise RuntimeError("the first delivery failed late")
+
+
+@dataclass
+class Counting:
+    runs: int = 0
+    inner: SimulatedExecutor = field(default_factory=SimulatedExecutor)
+
+    def run(self, request: StepRequest) -> StepResult:
+        self.runs += 1
+        return self.inner.run(request)
+
+
+def _start(db: DBService, ids: JobIds) -> None:
+    WorkflowOrchestrator(db=db, executor=SimulatedExecutor()).start_job(ids.c, ids.j, TWO)
+
+
+def test_a_late_first_attempt_never_replaces_its_retry(db: DBService,
+                                                       local_s3: LocalS3) -> None:
+    ids = JobIds.fresh()
+    _start(db, ids)
+    first = HeldThenFails()
+    outcome: list[ExecutionStep] = []
+    thread = threading.Thread(target=lambda: outcome.append(StepProcessor(
+        db=db_for(local_s3), executor=first).process_step(ids.c, ids.j, TWO, 0,
+                                                          attempt_id="req-1")))
+    thread.start()
+    assert first.running.wait(10)  # attempt 1 claimed and is inside its work
+    retry = StepProcessor(db=db, executor=SimulatedExecutor()).process_step(
+        ids.c, ids.j, TWO, 0, attempt_id="req-2")
+    consumer = StepProcessor(db=db, executor=SimulatedExecutor()).process_step(
+        ids.c, ids.j, TWO, 1)
+    assert retry.success and retry.attempt == 2
+    assert consumer.input["context_orders"] == [1]  # step 2 built on the retry's output
+    first.release.set()
+    thread.join(10)
+    assert not thread.is_alive()
+    stored = stored_json(local_s3, ids.steps_key)[0]
+    assert (stored["success"], stored["attempt"], stored["attempt_id"]) == (True, 2, "req-2")
+    assert stored["output"] == retry.output
+    assert outcome[0].attempt_id == "req-2"  # the late attempt is told which record stays
+
+
+def test_a_duplicate_delivery_after_success_does_not_run_again(db: DBService) -> None:
+    ids = JobIds.fresh()
+    _start(db, ids)
+    executor = Counting()
+    first = StepProcessor(db=db, executor=executor).process_step(ids.c, ids.j, TWO, 0,
+                                                                 attempt_id="a")
+    again = StepProcessor(db=db, executor=executor).process_step(ids.c, ids.j, TWO, 0,
+                                                                 attempt_id="b")
+    assert executor.runs == 1
+    assert again == first
+    assert db.get_job(ids.c, ids.j).attempts == {"1": 2}  # both claimed, in order
+
+
+def test_a_newer_attempt_replaces_an_older_failure() -> None:
+    failed = ExecutionStep(step_order=1, step_type="ai_generation", success=False,
+                           error="boom", attempt=1)
+    retried = ExecutionStep(step_order=1, step_type="ai_generation", output="ok", attempt=2)
+    assert upsert_step([failed.to_dict()], retried, key="k")[0]["output"] == "ok"
+    # ... and not the other way round, nor a later duplicate over a success:
+    assert upsert_step([retried.to_dict()], failed, key="k")[0]["attempt"] == 2
+    late = ExecutionStep(step_order=1, step_type="ai_generation", output="late", attempt=3)
+    assert upsert_step([retried.to_dict()], late, key="k")[0]["output"] == "ok"
+    # A record without an attempt (old writers, edits) replaces, as it always did.
+    plain = ExecutionStep(step_order=1, step_type="ai_generation", output="edited")
+    assert upsert_step([retried.to_dict()], plain, key="k")[0]["output"] == "edited"
+
+
+def test_records_of_old_writers_keep_their_shape() -> None:
+    old = {"step_order": 1, "step_type": "ai_generation", "output": "x"}
+    record = ExecutionStep.from_dict(old).to_dict()
+    assert "attempt" not in record and "attempt_id" not in record
