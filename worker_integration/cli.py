@@ -96,7 +96,10 @@ class AuditCommand(CommandHelp):
     failed) are not expected to be complete. Summary counts at the end. With --json:
     {"bucket", "prefix", "jobs_checked", "jobs_with_findings", "jobs_clean",
     "jobs_unfinished", "counts": {kind: n}, "findings": [{"customer_id", "job_id",
-    "key", "kind", "detail"}]}. Exit status 0 clean, 1 findings, 2 errors.
+    "key", "kind", "detail"}], "skipped_keys": [...]}. The prefix ends at a path
+    boundary (cust_1 is not cust_10). Documents laid out as a job's whose ids are not
+    valid ids (acme.com) are listed as not checked. Exit status 0 clean, 1 findings or
+    documents not checked, 2 errors.
     """
 
     help = "find jobs with gaps, duplicates, a missing html_generation, corrupt steps"
@@ -115,8 +118,9 @@ class AuditCommand(CommandHelp):
             ctx.usage_error(f"--page-size must be 1 to {DEFAULT_PAGE_SIZE}")
         store, progress = ctx.store(), Progress(ctx.err)
         results: list[JobAudit] = []
+        skipped: list[str] = []
         for job in list_jobs(ctx.store(), prefix=args.prefix,
-                             page_size=args.page_size):
+                             page_size=args.page_size, skipped=skipped):
             results.append(result := audit_job(store, job))
             if result.findings and not ctx.json:
                 progress.clear()
@@ -125,10 +129,11 @@ class AuditCommand(CommandHelp):
             damaged = sum(1 for r in results if r.findings)
             progress.update(f"audit: checked {len(results)} jobs, {damaged} with findings")
         progress.clear()
-        return _audit_summary(ctx, args.prefix, results)
+        return _audit_summary(ctx, args.prefix, results, skipped)
 
 
-def _audit_summary(ctx: CommandContext, prefix: str, results: Sequence[JobAudit]) -> int:
+def _audit_summary(ctx: CommandContext, prefix: str, results: Sequence[JobAudit],
+                   skipped: Sequence[str]) -> int:
     counts = Counter(finding.kind for result in results for finding in result.findings)
     damaged = sum(1 for result in results if result.findings)
     unfinished = sum(1 for result in results if result.unfinished and not result.findings)
@@ -141,6 +146,7 @@ def _audit_summary(ctx: CommandContext, prefix: str, results: Sequence[JobAudit]
             "findings": [{"customer_id": r.job.customer_id, "job_id": r.job.job_id,
                           "key": r.job.steps_key, "kind": f.kind, "detail": f.detail}
                          for r in results for f in r.findings],
+            "skipped_keys": list(skipped),
         })
     else:
         if damaged:
@@ -150,7 +156,10 @@ def _audit_summary(ctx: CommandContext, prefix: str, results: Sequence[JobAudit]
               f"{clean} clean, {unfinished} unfinished", file=ctx.out)
         print("findings: " + ", ".join(f"{kind} {counts[kind]}" for kind in FINDING_KINDS),
               file=ctx.out)
-    return 1 if damaged else 0
+        if skipped:
+            print(f"NOT checked: {len(skipped)} job document(s) whose ids this tool cannot "
+                  f"address: {', '.join(skipped)}", file=ctx.out)
+    return 1 if damaged or skipped else 0
 
 
 class DemoCommand(CommandHelp):

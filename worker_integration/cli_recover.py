@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from s3store import CorruptDocumentError, NotFoundError
+from s3store import CorruptDocumentError, DocumentTooLargeError, NotFoundError
 from worker_integration.cli_context import CommandContext, CommandHelp, Progress
 from worker_integration.db_service import execution_steps_key
 from worker_integration.job_listing import DEFAULT_PAGE_SIZE, list_jobs
@@ -35,9 +35,12 @@ class _Outcome:
     job_id: str
     recovery: JobRecovery | None = None
     problem: str | None = None
+    skipped_key: str | None = None
 
     @property
     def status(self) -> str:
+        if self.skipped_key is not None:
+            return "skipped"
         if self.recovery is None:
             return "missing" if self.problem == _MISSING else "corrupt"
         if not self.recovery.restoration.changes:
@@ -53,7 +56,7 @@ def _record_summary(record: dict[str, Any]) -> dict[str, Any]:
 def _as_json(outcome: _Outcome) -> dict[str, Any]:
     result: dict[str, Any] = {
         "customer_id": outcome.customer_id, "job_id": outcome.job_id,
-        "key": execution_steps_key(outcome.customer_id, outcome.job_id),
+        "key": outcome.skipped_key or execution_steps_key(outcome.customer_id, outcome.job_id),
         "status": outcome.status, "problem": outcome.problem,
     }
     recovery = outcome.recovery
@@ -128,13 +131,14 @@ class RecoverCommand(CommandHelp):
         parser.add_argument("--page-size", type=int, default=DEFAULT_PAGE_SIZE,
                             help=f"keys per listing request (default {DEFAULT_PAGE_SIZE})")
 
-    def _jobs(self, ctx: CommandContext, args: argparse.Namespace) -> Iterator[tuple[str, str]]:
+    def _jobs(self, ctx: CommandContext, args: argparse.Namespace,
+              skipped: list[str]) -> Iterator[tuple[str, str]]:
         if args.prefix is None:
             execution_steps_key(args.customer_id, args.job_id)  # bad ids: a usage error
             yield args.customer_id, args.job_id
             return
         for job in list_jobs(ctx.store(), prefix=args.prefix,
-                             page_size=args.page_size):
+                             page_size=args.page_size, skipped=skipped):
             if job.has_steps:
                 yield job.customer_id, job.job_id
 
@@ -165,7 +169,8 @@ class RecoverCommand(CommandHelp):
     def _recover_all(self, ctx: CommandContext, args: argparse.Namespace) -> list[_Outcome]:
         store, client, progress = ctx.store(), ctx.client(), Progress(ctx.err)
         outcomes = []
-        for customer_id, job_id in self._jobs(ctx, args):
+        skipped: list[str] = []
+        for customer_id, job_id in self._jobs(ctx, args, skipped):
             try:
                 recovery = recover_job(store, client, customer_id, job_id, apply=args.apply,
                                        page_size=args.page_size)
@@ -174,12 +179,22 @@ class RecoverCommand(CommandHelp):
                 outcome = _Outcome(customer_id, job_id, problem=_MISSING)
             except CorruptDocumentError as exc:
                 outcome = _Outcome(customer_id, job_id, problem=f"corrupt: {exc.message}")
+            except DocumentTooLargeError as exc:  # one job's problem: the others go on
+                outcome = _Outcome(customer_id, job_id, problem=f"unreadable: {exc.message}")
             outcomes.append(outcome)
             if not ctx.json and (args.prefix is None or outcome.status != "nothing_to_restore"):
                 progress.clear()
                 _print_job(ctx, outcome)
             progress.update(f"recover: {len(outcomes)} jobs read")
         progress.clear()
+        for key in skipped:  # a job document with ids this tool cannot address
+            customer_id, _, rest = key.partition("/jobs/")
+            outcome = _Outcome(customer_id, rest.partition("/")[0], skipped_key=key,
+                               problem=f"skipped: {key} has ids this tool cannot address "
+                                       "(letters, digits, '_' and '-' only); not recovered")
+            outcomes.append(outcome)
+            if not ctx.json:
+                _print_job(ctx, outcome)
         return outcomes
 
 

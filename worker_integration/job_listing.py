@@ -16,7 +16,7 @@ from worker_integration.db_service import execution_steps_key, job_key
 if TYPE_CHECKING:
     from s3store import JsonStore
 
-__all__ = ["DEFAULT_PAGE_SIZE", "JobRef", "KeyKind", "list_jobs", "parse_job_key"]
+__all__ = ["DEFAULT_PAGE_SIZE", "JobRef", "KeyKind", "in_tenant", "list_jobs", "parse_job_key"]
 
 DEFAULT_PAGE_SIZE: Final = 1000
 """Keys per listing request (S3's maximum)."""
@@ -27,18 +27,27 @@ KeyKind = Literal["steps", "record"]
 """Which of a job's documents a key is: its execution steps, or its record."""
 
 
-def _pattern(make_key: Callable[[str, str], str]) -> re.Pattern[str]:
+def _pattern(make_key: Callable[[str, str], str], ids: str = _ID_PATTERN) -> re.Pattern[str]:
     template = re.escape(make_key("CUSTOMER", "JOB"))
     if template.count("CUSTOMER") != 1 or template.count("JOB") != 1:
         raise RuntimeError("the key layout no longer fits the job listing's placeholders")
-    return re.compile(template.replace("CUSTOMER", f"(?P<customer_id>{_ID_PATTERN})")
-                      .replace("JOB", f"(?P<job_id>{_ID_PATTERN})"))
+    return re.compile(template.replace("CUSTOMER", f"(?P<customer_id>{ids})")
+                      .replace("JOB", f"(?P<job_id>{ids})"))
 
 
 _PATTERNS: Final[tuple[tuple[KeyKind, re.Pattern[str]], ...]] = (
     ("steps", _pattern(execution_steps_key)),
     ("record", _pattern(job_key)),
 )
+_ANY_ID: Final = "[^/]+"
+_LOOKALIKES: Final = (_pattern(execution_steps_key, _ANY_ID), _pattern(job_key, _ANY_ID))
+"""A job's documents with ids of any shape (`acme.com`): listed as skipped, never silently."""
+
+
+def in_tenant(prefix: str, key: str) -> bool:
+    """Whether `key` is under `prefix` at a path boundary: `cust_1` holds `cust_1/...`,
+    not `cust_10/...`; a prefix ending in `/` (or empty) is taken as it is."""
+    return not prefix or prefix.endswith("/") or key.startswith(prefix + "/")
 
 
 @dataclass(frozen=True)
@@ -70,10 +79,13 @@ def parse_job_key(key: str) -> tuple[str, str, KeyKind] | None:
     return None
 
 
-def list_jobs(store: JsonStore, *, prefix: str = "",
-              page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[JobRef]:
+def list_jobs(store: JsonStore, *, prefix: str = "", page_size: int = DEFAULT_PAGE_SIZE,
+              skipped: list[str] | None = None) -> Iterator[JobRef]:
     """Every job with a document under `prefix`, in key order, as the listing goes.
 
+    `prefix` ends at a path boundary (`in_tenant`: `cust_1` is that customer, not
+    `cust_10`). A key laid out as a job's document whose ids this code cannot address
+    (`acme.com/jobs/...`) is appended to `skipped`, so that callers report it.
     Pages through `ListObjectsV2` (`page_size` keys a request). A job's documents
     share its key prefix, so in a sorted listing they come together: a job is
     yielded once the listing has moved past it. Raises `StorageError` when the
@@ -81,8 +93,12 @@ def list_jobs(store: JsonStore, *, prefix: str = "",
     """
     current: JobRef | None = None
     for key in store.keys(prefix, page_size=page_size):
+        if not in_tenant(prefix, key):
+            continue
         parsed = parse_job_key(key)
         if parsed is None:
+            if skipped is not None and any(p.fullmatch(key) for p in _LOOKALIKES):
+                skipped.append(key)
             continue
         customer_id, job_id, kind = parsed
         if current is None or (current.customer_id, current.job_id) != (customer_id, job_id):
