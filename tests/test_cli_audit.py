@@ -158,7 +158,7 @@ def test_audit_json_shape(capsys: pytest.CaptureFixture[str], damaged: LocalS3) 
         "bucket": damaged.bucket, "prefix": PREFIX, "jobs_checked": 11,
         "jobs_with_findings": 7, "jobs_clean": 2, "jobs_unfinished": 2,
         "counts": {"gap": 1, "duplicate": 1, "missing_html_generation": 2,
-                   "misplaced_html_generation": 1, "corrupt": 2}}
+                   "misplaced_html_generation": 1, "corrupt": 2}, "skipped_keys": []}
     assert {(f["job_id"], f["kind"]) for f in report["findings"]} == EXPECTED
     gap = next(f for f in report["findings"] if f["kind"] == "gap")
     assert gap == {"customer_id": CUSTOMER, "job_id": "job_gap",
