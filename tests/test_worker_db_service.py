@@ -66,7 +66,7 @@ def test_upsert_sorts_an_unsorted_list() -> None:
 @pytest.mark.parametrize("current", [
     {"steps": []}, "[]", 3, None, [1, 2], [{"step_type": "ai_generation"}],
     [{"step_order": "1", "step_type": "ai_generation"}], [_raw(1), ["nested"]],
-    [_raw(1, usage_info={"cost_usd": "lots"})],
+    [{"step_order": 1.5, "step_type": "ai_generation"}], [{"step_order": 1, "step_type": ""}],
 ])
 def test_upsert_refuses_what_is_not_an_array_of_steps(current: Any) -> None:
     with pytest.raises(CorruptDocumentError) as caught:

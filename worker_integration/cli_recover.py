@@ -14,7 +14,7 @@ from typing import Any, Final
 from s3store import CorruptDocumentError, DocumentTooLargeError, NotFoundError
 from worker_integration.cli_context import CommandContext, CommandHelp, Progress
 from worker_integration.db_service import execution_steps_key
-from worker_integration.job_listing import DEFAULT_PAGE_SIZE, list_jobs
+from worker_integration.job_listing import DEFAULT_PAGE_SIZE, list_jobs, parse_lookalike
 from worker_integration.recovery import JobRecovery, recover_job
 
 __all__ = ["RECOVER", "RecoverCommand"]
@@ -188,8 +188,8 @@ class RecoverCommand(CommandHelp):
             progress.update(f"recover: {len(outcomes)} jobs read")
         progress.clear()
         for key in skipped:  # a job document with ids this tool cannot address
-            customer_id, _, rest = key.partition("/jobs/")
-            outcome = _Outcome(customer_id, rest.partition("/")[0], skipped_key=key,
+            customer_id, job_id = parse_lookalike(key) or (key, "")
+            outcome = _Outcome(customer_id, job_id, skipped_key=key,
                                problem=f"skipped: {key} has ids this tool cannot address "
                                        "(letters, digits, '_' and '-' only); not recovered")
             outcomes.append(outcome)

@@ -78,13 +78,14 @@ def job_key(customer_id: str, job_id: str) -> str:
 
 
 def _checked_records(value: Any, *, key: str) -> list[dict[str, Any]]:
-    """The stored array itself, after checking that every record parses."""
+    """The stored array itself, after checking that every record has a readable identity
+    (other writers' fields this code would not write are carried as they are)."""
     if not isinstance(value, list):
         raise CorruptDocumentError(
             f"execution steps must be a JSON array, found {type(value).__name__}", key=key)
     for position, record in enumerate(value):
         try:
-            ExecutionStep.from_dict(record)
+            ExecutionStep.from_stored(record)
         except InvalidRecordError as exc:
             raise CorruptDocumentError(
                 f"execution step at position {position} is invalid: {exc}", key=key) from exc
@@ -92,12 +93,22 @@ def _checked_records(value: Any, *, key: str) -> list[dict[str, Any]]:
 
 
 def parse_steps(value: Any, *, key: str) -> list[ExecutionStep]:
-    """The step records in a stored value, in stored order.
+    """The step records in a stored value, in stored order, read leniently.
 
-    Raises `CorruptDocumentError` (with `key`) if the value is not a JSON array of
-    valid step objects.
+    A field of a record that does not validate is left out of its parsed step and
+    logged at WARNING with the key (`ExecutionStep.from_stored`); the stored record
+    is not changed. Raises `CorruptDocumentError` (with `key`) if the value is not a
+    JSON array of objects with a readable `(step_order, step_type)`.
     """
-    return [ExecutionStep.from_dict(record) for record in _checked_records(value, key=key)]
+    steps = []
+    for record in _checked_records(value, key=key):
+        step, unreadable = ExecutionStep.from_stored(record)
+        if unreadable:
+            log.warning("%s: step (%s, %s) has fields this code cannot read, left as "
+                        "stored: %s", key, step.step_order, step.step_type,
+                        "; ".join(unreadable))
+        steps.append(step)
+    return steps
 
 
 def upsert_step(current: Any, step: ExecutionStep, *, key: str) -> list[dict[str, Any]]:
@@ -154,7 +165,7 @@ def edit_step(current: Any, *, step_order: int, step_type: str,
     """
     for record in _checked_records(current, key=key):
         if (record["step_order"], record["step_type"]) == (step_order, step_type):
-            edited = change(ExecutionStep.from_dict(record))
+            edited = change(ExecutionStep.from_stored(record)[0])
             if not isinstance(edited, ExecutionStep):
                 raise InvalidValueError(
                     f"an edit must return an ExecutionStep, not {type(edited).__name__}",

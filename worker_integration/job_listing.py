@@ -16,7 +16,8 @@ from worker_integration.db_service import execution_steps_key, job_key
 if TYPE_CHECKING:
     from s3store import JsonStore
 
-__all__ = ["DEFAULT_PAGE_SIZE", "JobRef", "KeyKind", "in_tenant", "list_jobs", "parse_job_key"]
+__all__ = ["DEFAULT_PAGE_SIZE", "JobRef", "KeyKind", "in_tenant", "list_jobs", "parse_job_key",
+           "parse_lookalike"]
 
 DEFAULT_PAGE_SIZE: Final = 1000
 """Keys per listing request (S3's maximum)."""
@@ -42,6 +43,15 @@ _PATTERNS: Final[tuple[tuple[KeyKind, re.Pattern[str]], ...]] = (
 _ANY_ID: Final = "[^/]+"
 _LOOKALIKES: Final = (_pattern(execution_steps_key, _ANY_ID), _pattern(job_key, _ANY_ID))
 """A job's documents with ids of any shape (`acme.com`): listed as skipped, never silently."""
+
+
+def parse_lookalike(key: str) -> tuple[str, str] | None:
+    """`(customer_id, job_id)` as they stand in a job document's key, valid ids or not."""
+    for pattern in _LOOKALIKES:
+        match = pattern.fullmatch(key)
+        if match is not None:
+            return match["customer_id"], match["job_id"]
+    return None
 
 
 def in_tenant(prefix: str, key: str) -> bool:
@@ -85,7 +95,7 @@ def list_jobs(store: JsonStore, *, prefix: str = "", page_size: int = DEFAULT_PA
 
     `prefix` ends at a path boundary (`in_tenant`: `cust_1` is that customer, not
     `cust_10`). A key laid out as a job's document whose ids this code cannot address
-    (`acme.com/jobs/...`) is appended to `skipped`, so that callers report it.
+    (a job id such as `acme.com`) is appended to `skipped`, so that callers report it.
     Pages through `ListObjectsV2` (`page_size` keys a request). A job's documents
     share its key prefix, so in a sorted listing they come together: a job is
     yielded once the listing has moved past it. Raises `StorageError` when the
@@ -97,7 +107,7 @@ def list_jobs(store: JsonStore, *, prefix: str = "", page_size: int = DEFAULT_PA
             continue
         parsed = parse_job_key(key)
         if parsed is None:
-            if skipped is not None and any(p.fullmatch(key) for p in _LOOKALIKES):
+            if skipped is not None and parse_lookalike(key) is not None:
                 skipped.append(key)
             continue
         customer_id, job_id, kind = parsed

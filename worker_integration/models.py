@@ -276,6 +276,42 @@ class ExecutionStep:
             extra={k: copy.deepcopy(v) for k, v in data.items() if k not in _STEP_FIELDS},
         )
 
+    @classmethod
+    def from_stored(cls, data: Any) -> tuple[Self, tuple[str, ...]]:
+        """Parse a stored record leniently: `(step, unreadable)`.
+
+        Another writer's record (an old worker, the frontend) may hold values this
+        code would never write: `cost_usd: null`, `started_at` as epoch seconds, an
+        `error` object, `duration_ms: "1200"`, `step_order: 2.0`. Each field that does
+        not validate is left out of the parsed step (its default instead) and named in
+        `unreadable`; the stored record itself is never changed by reading it. Only an
+        identity that cannot be read (no integral `step_order` >= 0, no `step_type`
+        string) raises `InvalidRecordError`: such a record cannot be told apart.
+        """
+        try:
+            return cls.from_dict(data), ()
+        except InvalidRecordError:
+            pass
+        fixed = dict(check_mapping(data, "step"))
+        order = fixed.get("step_order")
+        if isinstance(order, float) and order.is_integer():
+            fixed["step_order"] = int(order)
+        unreadable: list[str] = []
+        for _ in range(len(fixed) + len(_USAGE_FIELDS) + 1):
+            try:
+                return cls.from_dict(fixed), tuple(unreadable)
+            except InvalidRecordError as exc:
+                name = exc.field or "step"
+                top, _, sub = name.partition(".")
+                if top in ("step", "step_order", "step_type") or top not in fixed:
+                    raise
+                unreadable.append(str(exc))
+                if sub and isinstance(fixed[top], Mapping) and sub in fixed[top]:
+                    fixed[top] = {k: v for k, v in fixed[top].items() if k != sub}
+                else:
+                    del fixed[top]
+        raise InvalidRecordError("too many unreadable fields", field="step")  # pragma: no cover
+
     def to_dict(self) -> dict[str, Any]:
         """The stored form (a fresh dict): known fields, then unknown ones as they were read."""
         return {

@@ -84,7 +84,7 @@ def _records_of(body: bytes) -> tuple[tuple[Record, ...] | None, int]:
     records: list[Record] = []
     for record in value:
         try:
-            ExecutionStep.from_dict(record)
+            ExecutionStep.from_stored(record)  # an identity is all recovery needs
         except InvalidRecordError:
             continue
         records.append(record)
