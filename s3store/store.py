@@ -24,7 +24,9 @@ from s3store.commit import NO_DEFAULT, GroupCommit, Pending, apply_mutations, cl
 from s3store.errors import (
     ConditionalWritesUnsupportedError,
     ConflictError,
+    DocumentTooLargeError,
     InvalidKeyError,
+    InvalidValueError,
     NotFoundError,
     OutcomeUnknownError,
     RetriesExhaustedError,
@@ -330,6 +332,15 @@ class JsonStore:
     def _encode(self, key: str, value: Any) -> bytes:
         return encode(key, value, max_bytes=self.max_document_bytes)
 
+    def _reencoded(self, key: str, body: bytes, etag: str | None) -> bytes | None:
+        """The stored document as this store would write it; None if it cannot be (another
+        writer stored what decodes but does not encode: `1e400`, a lone surrogate, or what
+        grows past the size limit), so that no new value can equal it."""
+        try:
+            return self._encode(key, decode(key, body, etag=etag))
+        except (InvalidValueError, DocumentTooLargeError):
+            return None
+
     def _base_for(self, key: str, etag: str) -> Base:
         """The version a caller's `etag` names, with the identity this store observed
         for it (a write id, a version id) when it knows one."""
@@ -452,7 +463,7 @@ class JsonStore:
                                    etag=etag)
         unchanged = new_body == body or (
             body is not None and new_body is not None
-            and new_body == self._encode(key, decode(key, body, etag=etag)))
+            and new_body == self._reencoded(key, body, etag))
         if guessed and (unchanged or any(p.error for p in members)):
             return _WRONG_GUESS  # judged on what may be stale: judge it again, fresh
         if new_body is None:

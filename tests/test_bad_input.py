@@ -301,6 +301,27 @@ def test_a_stored_escaped_lone_surrogate_gives_a_typed_error_on_update(
 # -- a mutate that raises or returns the wrong type ----------------------------------------
 
 
+# Stored by another writer: each decodes, but to a value JSON text cannot encode again.
+UNENCODABLE = {"float-overflow": b'{"x": 1e400}', "lone-surrogate": b'["\\ud800"]'}
+
+
+@pytest.mark.parametrize("body", UNENCODABLE.values(), ids=UNENCODABLE.keys())
+def test_an_update_may_replace_a_stored_value_that_cannot_be_encoded_again(
+        store: JsonStore, client: S3Client, local_s3: LocalS3, key: str,
+        body: bytes) -> None:
+    """Whether the mutation changed anything is judged without re-encoding the old value
+    (which raised `InvalidValueError` for a valid new one): a mutation that keeps the
+    bad value is refused, one that returns a valid value is written, once."""
+    _put_raw(client, local_s3.bucket, key, body)
+    with pytest.raises(InvalidValueError):
+        store.update(key, lambda value: value)
+    assert _stored(client, local_s3.bucket, key) == body
+    writes = _writes(local_s3)
+    assert store.update(key, lambda value: {"fixed": True}).value == {"fixed": True}
+    assert _writes(local_s3) == writes + 1
+    assert json.loads(_stored(client, local_s3.bucket, key) or b"") == {"fixed": True}
+
+
 class MutateFailedError(Exception):
     """What the test's mutate raises."""
 
