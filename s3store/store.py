@@ -320,8 +320,7 @@ class JsonStore:
                                    code=check.code)
         for check in checks:
             if check.verdict is Verdict.ERROR:
-                if check.error is not None and not (
-                        isinstance(check.error, StorageError) and check.error.transient):
+                if check.error is not None and not _could_not_tell(check.error):
                     raise check.error
                 raise StorageError(f"{check.name} could not be checked ({check.detail}): "
                                    "run it again", key=check.key, code=check.code,
@@ -603,3 +602,11 @@ class JsonStore:
 
 def _cached(stored: StoredObject) -> Cached:
     return Cached(stored.body, stored.etag, stored.write_id, stored.version_id)
+
+
+def _could_not_tell(error: S3StoreError) -> bool:
+    """Did this error leave a probe check undecided (a transient failure, a 409 race where
+    the server judged nothing), so that running it again may decide it?"""
+    if isinstance(error, ConflictError):
+        return error.code == RACING_CONDITIONAL_WRITES
+    return isinstance(error, StorageError) and error.transient

@@ -11,7 +11,8 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from s3store import ConditionalWritesUnsupportedError, JsonStore
+from s3store import ConditionalWritesUnsupportedError, ConflictError, JsonStore, StorageError
+from s3store.objects import RACING_CONDITIONAL_WRITES
 from s3store.probe import CREATE, DELETE, MISSING, REPLACE, Verdict
 from s3store.testing import FaultPlan, LocalS3
 from tests.hooks import answer
@@ -147,3 +148,18 @@ def test_an_ignored_conditional_delete_is_unsafe_for_deletes_and_says_so(
         assert summary.startswith("UNKNOWN: If-None-Match on PutObject")
     else:
         assert report.writes_safe and summary.startswith("safe: conditional writes")
+
+
+def test_verify_after_a_409_race_says_run_it_again() -> None:
+    """A 409 `ConditionalRequestConflict` judged nothing: like a lost answer, it is the
+    transient "run it again" error the docstring promises, not a `ConflictError`."""
+    with LocalS3() as s3:
+        store = JsonStore(s3.client(), s3.bucket)
+        s3.inject("conditional_conflict")
+        with pytest.raises(StorageError) as caught:
+            store.verify_conditional_writes()
+    assert type(caught.value) is StorageError
+    assert caught.value.transient and caught.value.code == RACING_CONDITIONAL_WRITES
+    assert caught.value.message.startswith(f"{CREATE} could not be checked (")
+    assert caught.value.message.endswith("): run it again")
+    assert isinstance(caught.value.__cause__, ConflictError)
