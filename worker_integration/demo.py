@@ -40,24 +40,14 @@ from worker_integration.invocations import (
     ThreadInvoker,
 )
 from worker_integration.legacy import run_legacy_jobs
-from worker_integration.workflow import Workflow, WorkflowStep
+from worker_integration.workflow import named_workflow
 from worker_integration.workflow_orchestrator import WorkflowOrchestrator
 
 __all__ = ["DEMO_WORKFLOW", "main"]
 
 CUSTOMER_ID = "cust_demo"
 
-DEMO_WORKFLOW = Workflow.of([
-    WorkflowStep(name="Audience research", model="gpt-4o"),
-    WorkflowStep(name="Competitor scan", model="gpt-4o"),
-    WorkflowStep(name="Pain points", model="gpt-4o-mini"),
-    WorkflowStep(name="Offer angle", model="gpt-4o", depends_on=(0, 2)),
-    WorkflowStep(name="Headline ideas", model="gpt-4o-mini", depends_on=(3,)),
-    WorkflowStep(name="Outline", model="gpt-4o", depends_on=(1, 3)),
-    WorkflowStep(name="Lead magnet draft", model="gpt-4o", depends_on=(4, 5)),
-    WorkflowStep(name="Image prompts", model="gpt-4o-mini", depends_on=(2,)),
-    WorkflowStep(name="CRM webhook", step_type="webhook", depends_on=(6,)),
-])
+DEMO_WORKFLOW = named_workflow("demo")
 """Nine steps, as in the incident; the dependencies form a graph four steps deep."""
 
 

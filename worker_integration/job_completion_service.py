@@ -24,7 +24,7 @@ from worker_integration.db_service import DBService
 from worker_integration.execution_step_manager import html_generation_request
 from worker_integration.executor import Executor
 from worker_integration.job_record import JobRecord, JobStatus, StepIdentity
-from worker_integration.models import ExecutionStep, StepType
+from worker_integration.models import ExecutionStep
 from worker_integration.step_processor import check_wait, execute_step, wait_for_records
 from worker_integration.workflow import Workflow
 
@@ -46,9 +46,9 @@ class IncompleteJobError(RuntimeError):
 
 
 def expected_steps(workflow: Workflow) -> list[tuple[int, str]]:
-    """The `(step_order, step_type)` of every record a finished job has."""
-    return [(workflow.step_order(i), step.step_type) for i, step in enumerate(workflow.steps)] + [
-        (workflow.html_generation_order, StepType.HTML_GENERATION.value)]
+    """The `(step_order, step_type)` of every record a finished job has
+    (`Workflow.expected_steps`)."""
+    return list(workflow.expected_steps)
 
 
 def missing_steps(workflow: Workflow, steps: Sequence[ExecutionStep]) -> list[int]:
