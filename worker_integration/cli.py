@@ -22,7 +22,13 @@ from typing import Final
 
 from s3store import CorruptDocumentError, DocumentTooLargeError, NotFoundError
 from worker_integration.audit import FINDING_KINDS, JobAudit, audit_job
-from worker_integration.cli_context import CommandContext, CommandHelp, Progress
+from worker_integration.cli_context import (
+    CommandContext,
+    CommandHelp,
+    Progress,
+    add_workflow_option,
+    workflow_of,
+)
 from worker_integration.db_service import execution_steps_key, parse_steps
 from worker_integration.demo_report import step_row
 from worker_integration.job_listing import DEFAULT_PAGE_SIZE, list_jobs
@@ -89,39 +95,46 @@ class AuditCommand(CommandHelp):
     """`s3store audit --prefix P`: find jobs whose execution steps are damaged.
 
     Walks every job under the prefix (a paginated listing; progress on stderr when it
-    is a terminal) and reports: gap (a missing step_order before the last step),
-    duplicate (one (step_order, step_type) stored twice), missing_html_generation,
-    misplaced_html_generation (at or before a workflow step's order, as the incident
+    is a terminal) and checks its steps against the records its complete form holds:
+    the expected steps its record got when the job started, else those of --workflow.
+    Reports: gap (an expected step with no record), unexpected_step, duplicate (one
+    (step_order, step_type) stored twice), missing_html_generation,
+    misplaced_html_generation (not at the order the job expects, as the incident
     stored it), corrupt. Unfinished jobs (their record says pending, processing or
-    failed) are not expected to be complete. Summary counts at the end. With --json:
-    {"bucket", "prefix", "jobs_checked", "jobs_with_findings", "jobs_clean",
-    "jobs_unfinished", "counts": {kind: n}, "findings": [{"customer_id", "job_id",
-    "key", "kind", "detail"}], "skipped_keys": [...]}. The prefix ends at a path
-    boundary (cust_1 is not cust_10). Documents laid out as a job's whose ids are not
-    valid ids (acme.com) are listed as not checked. Exit status 0 clean, 1 findings or
-    documents not checked, 2 errors.
+    failed) are not expected to be complete. A job with nothing found whose expected
+    steps are unknown is counted as "cannot tell", never clean. Summary counts at the
+    end. With --json: {"bucket", "prefix", "workflow", "jobs_checked",
+    "jobs_with_findings", "jobs_clean", "jobs_unfinished", "jobs_cannot_tell",
+    "counts": {kind: n}, "findings": [{"customer_id", "job_id", "key", "kind",
+    "detail"}], "cannot_tell": [{"customer_id", "job_id", "key", "reason"}],
+    "skipped_keys": [...]}. The prefix ends at a path boundary (cust_1 is not cust_10).
+    Documents laid out as a job's whose ids are not valid ids (acme.com) are listed as
+    not checked. Exit status 0 every job clean or unfinished, 1 findings, jobs it
+    cannot tell about, or documents not checked, 2 errors.
     """
 
     help = "find jobs with gaps, duplicates, a missing html_generation, corrupt steps"
     passthrough = False
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
-        """`--prefix`, `--page-size`."""
+        """`--prefix`, `--page-size`, `--workflow`."""
         parser.add_argument("--prefix", default="",
                             help="audit the jobs under this key prefix (default: all)")
         parser.add_argument("--page-size", type=int, default=DEFAULT_PAGE_SIZE,
                             help=f"keys per listing request (default {DEFAULT_PAGE_SIZE})")
+        add_workflow_option(parser, use="audited against it")
 
     def run(self, ctx: CommandContext, args: argparse.Namespace) -> int:
         """Audit every job under the prefix; 1 if any has findings."""
         if not 1 <= args.page_size <= DEFAULT_PAGE_SIZE:
             ctx.usage_error(f"--page-size must be 1 to {DEFAULT_PAGE_SIZE}")
+        workflow = workflow_of(ctx, args)
         store, progress = ctx.store(), Progress(ctx.err)
         results: list[JobAudit] = []
         skipped: list[str] = []
         for job in list_jobs(ctx.store(), prefix=args.prefix,
                              page_size=args.page_size, skipped=skipped):
-            results.append(result := audit_job(store, job))
+            results.append(result := audit_job(store, job, workflow=workflow))
             if result.findings and not ctx.json:
                 progress.clear()
                 for finding in result.findings:
@@ -129,23 +142,29 @@ class AuditCommand(CommandHelp):
             damaged = sum(1 for r in results if r.findings)
             progress.update(f"audit: checked {len(results)} jobs, {damaged} with findings")
         progress.clear()
-        return _audit_summary(ctx, args.prefix, results, skipped)
+        return _audit_summary(ctx, args, results, skipped)
 
 
-def _audit_summary(ctx: CommandContext, prefix: str, results: Sequence[JobAudit],
+def _audit_summary(ctx: CommandContext, args: argparse.Namespace, results: Sequence[JobAudit],
                    skipped: Sequence[str]) -> int:
+    prefix = args.prefix
     counts = Counter(finding.kind for result in results for finding in result.findings)
     damaged = sum(1 for result in results if result.findings)
     unfinished = sum(1 for result in results if result.unfinished and not result.findings)
-    clean = len(results) - damaged - unfinished
+    unknown = [result for result in results if result.cannot_tell is not None]
+    clean = sum(1 for result in results if result.clean)
     if ctx.json:
         ctx.print_json({
-            "bucket": ctx.bucket, "prefix": prefix, "jobs_checked": len(results),
-            "jobs_with_findings": damaged, "jobs_clean": clean, "jobs_unfinished": unfinished,
+            "bucket": ctx.bucket, "prefix": prefix, "workflow": args.workflow,
+            "jobs_checked": len(results), "jobs_with_findings": damaged, "jobs_clean": clean,
+            "jobs_unfinished": unfinished, "jobs_cannot_tell": len(unknown),
             "counts": {kind: counts[kind] for kind in FINDING_KINDS},
             "findings": [{"customer_id": r.job.customer_id, "job_id": r.job.job_id,
                           "key": r.job.steps_key, "kind": f.kind, "detail": f.detail}
                          for r in results for f in r.findings],
+            "cannot_tell": [{"customer_id": r.job.customer_id, "job_id": r.job.job_id,
+                             "key": r.job.steps_key, "reason": r.cannot_tell}
+                            for r in unknown],
             "skipped_keys": list(skipped),
         })
     else:
@@ -153,13 +172,18 @@ def _audit_summary(ctx: CommandContext, prefix: str, results: Sequence[JobAudit]
             print(file=ctx.out)
         print(f"checked {len(results)} job{'' if len(results) == 1 else 's'} under "
               f"{prefix!r}: {damaged} with findings, "
-              f"{clean} clean, {unfinished} unfinished", file=ctx.out)
+              f"{clean} clean, {unfinished} unfinished, {len(unknown)} cannot tell",
+              file=ctx.out)
         print("findings: " + ", ".join(f"{kind} {counts[kind]}" for kind in FINDING_KINDS),
               file=ctx.out)
+        if unknown:
+            print(f"cannot tell whether complete: {len(unknown)} job(s) whose record does "
+                  "not say which steps they hold (name their workflow with --workflow): "
+                  + ", ".join(r.job.name for r in unknown), file=ctx.out)
         if skipped:
             print(f"NOT checked: {len(skipped)} job document(s) whose ids this tool cannot "
                   f"address: {', '.join(skipped)}", file=ctx.out)
-    return 1 if damaged or skipped else 0
+    return 1 if damaged or skipped or unknown else 0
 
 
 class DemoCommand(CommandHelp):

@@ -7,16 +7,23 @@ passes its `Context` in; mypy checks the fit where both are imported, in the tes
 
 from __future__ import annotations
 
+import argparse
 import inspect
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TextIO
 
 from s3store import JsonStore
+from worker_integration.workflow import (
+    InvalidWorkflowError,
+    Workflow,
+    load_workflow,
+    named_workflow,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["CommandContext", "CommandHelp", "Progress"]
+__all__ = ["CommandContext", "CommandHelp", "Progress", "add_workflow_option", "workflow_of"]
 
 
 class CommandContext(Protocol):
@@ -91,3 +98,26 @@ class Progress:
         if self.shown:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
+
+
+def add_workflow_option(parser: argparse.ArgumentParser, *, use: str) -> None:
+    """`--workflow NAME|FILE`: the workflow of jobs whose record does not say which steps
+    they hold (`use` says what the command does with it)."""
+    parser.add_argument("--workflow", metavar="NAME|FILE",
+                        help="for jobs whose record does not say which steps they hold: "
+                             f"their workflow, {use} (a shipped name such as 'demo', or a "
+                             "JSON definition file)")
+
+
+def workflow_of(ctx: CommandContext, args: argparse.Namespace) -> Workflow | None:
+    """The workflow `--workflow` names (a file if it ends in `.json` or holds a `/`);
+    a usage error if it cannot be read."""
+    value: str | None = args.workflow
+    if value is None:
+        return None
+    try:
+        if value.endswith(".json") or "/" in value:
+            return load_workflow(value)
+        return named_workflow(value)
+    except InvalidWorkflowError as exc:
+        ctx.usage_error(f"--workflow: {exc}")

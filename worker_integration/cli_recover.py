@@ -12,10 +12,17 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from s3store import CorruptDocumentError, DocumentTooLargeError, NotFoundError
-from worker_integration.cli_context import CommandContext, CommandHelp, Progress
+from worker_integration.cli_context import (
+    CommandContext,
+    CommandHelp,
+    Progress,
+    add_workflow_option,
+    workflow_of,
+)
 from worker_integration.db_service import execution_steps_key
 from worker_integration.job_listing import DEFAULT_PAGE_SIZE, list_jobs, parse_lookalike
 from worker_integration.recovery import JobRecovery, recover_job
+from worker_integration.workflow import Workflow
 
 __all__ = ["RECOVER", "RecoverCommand"]
 
@@ -70,6 +77,8 @@ def _as_json(outcome: _Outcome) -> dict[str, Any]:
             "restored": [_record_summary(r) for r in recovery.restoration.added],
             "html_moved": None if move is None else {"from": move.from_order,
                                                      "to": move.to_order},
+            "html_not_moved": recovery.restoration.html_unmoved,
+            "expected_steps_from": recovery.expected_from,
             "etag": recovery.etag,
         })
     return result
@@ -92,6 +101,8 @@ def _print_job(ctx: CommandContext, outcome: _Outcome) -> None:
         moved = "moved" if recovery.applied else "to move"
         line += (f"; html_generation {moved} from step_order "
                  f"{restoration.html_move.from_order} to {restoration.html_move.to_order}")
+    if restoration.html_unmoved is not None:
+        line += f"; {restoration.html_unmoved}"
     print(line, file=ctx.out)
     if restoration.added:
         rows = [tuple("-" if r.get(f) is None else str(r.get(f))
@@ -107,22 +118,26 @@ class RecoverCommand(CommandHelp):
 
     Reads every version of each job's execution steps document (the bucket must keep
     versions), rebuilds the union of their step records (per (step_order, step_type)
-    the most recently completed one), and shows what the current document lacks. With
+    the record of the latest attempt, then the one that first appeared latest: never a
+    stale copy written back later), and shows what the current document lacks. With
     --apply, adds exactly those records through a conditional update (a worker writing
     at the same time loses nothing; nothing stored is removed) and moves an
-    html_generation stored at the incident's wrong order after the last workflow step.
-    Without versioning it says so and changes nothing. With --json: {"bucket",
-    "versioning", "apply", "jobs": [{"customer_id", "job_id", "key", "status",
-    "problem", "versions", "unreadable_versions", "skipped_records", "records_before",
-    "restored": [...], "html_moved", "etag"}], "summary": {...}}. Exit status 0 done
-    (dry run included), 1 no versioning or a job's document missing or corrupt, 2 errors.
+    html_generation stored at the wrong order to the order the job's workflow puts it
+    (from the job record's expected steps, else --workflow; with neither it is left
+    where it is, and the report says so). Without versioning it says so and changes
+    nothing. With --json: {"bucket", "versioning", "apply", "jobs": [{"customer_id",
+    "job_id", "key", "status", "problem", "versions", "unreadable_versions",
+    "skipped_records", "records_before", "restored": [...], "html_moved",
+    "html_not_moved", "expected_steps_from", "etag"}], "summary": {...}}. Exit status
+    0 done (dry run included), 1 no versioning or a job's document missing or corrupt,
+    2 errors.
     """
 
     help = "restore lost steps from older object versions (dry run unless --apply)"
     passthrough = False
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
-        """CUSTOMER JOB, or `--prefix`; `--apply`; `--page-size`."""
+        """CUSTOMER JOB, or `--prefix`; `--apply`; `--page-size`; `--workflow`."""
         parser.add_argument("customer_id", metavar="CUSTOMER", nargs="?", help="customer id")
         parser.add_argument("job_id", metavar="JOB", nargs="?", help="job id")
         parser.add_argument("--prefix", help="recover every job under this key prefix")
@@ -130,6 +145,7 @@ class RecoverCommand(CommandHelp):
                             help="write the restored records (default: a dry run)")
         parser.add_argument("--page-size", type=int, default=DEFAULT_PAGE_SIZE,
                             help=f"keys per listing request (default {DEFAULT_PAGE_SIZE})")
+        add_workflow_option(parser, use="where html_generation belongs")
 
     def _jobs(self, ctx: CommandContext, args: argparse.Namespace,
               skipped: list[str]) -> Iterator[tuple[str, str]]:
@@ -149,6 +165,7 @@ class RecoverCommand(CommandHelp):
             ctx.usage_error("give CUSTOMER and JOB, or --prefix (not both)")
         if not 1 <= args.page_size <= DEFAULT_PAGE_SIZE:
             ctx.usage_error(f"--page-size must be 1 to {DEFAULT_PAGE_SIZE}")
+        workflow = workflow_of(ctx, args)
         versioning = ctx.store().versioning()
         if versioning == "off":
             message = (f"bucket {ctx.bucket} does not keep object versions (versioning was "
@@ -163,17 +180,18 @@ class RecoverCommand(CommandHelp):
         if versioning == "Suspended":
             print("s3store recover: warning: versioning is suspended on this bucket; only "
                   "versions written while it was enabled can be read", file=ctx.err)
-        outcomes = self._recover_all(ctx, args)
+        outcomes = self._recover_all(ctx, args, workflow)
         return _summary(ctx, args, versioning, outcomes)
 
-    def _recover_all(self, ctx: CommandContext, args: argparse.Namespace) -> list[_Outcome]:
+    def _recover_all(self, ctx: CommandContext, args: argparse.Namespace,
+                     workflow: Workflow | None) -> list[_Outcome]:
         store, client, progress = ctx.store(), ctx.client(), Progress(ctx.err)
         outcomes = []
         skipped: list[str] = []
         for customer_id, job_id in self._jobs(ctx, args, skipped):
             try:
                 recovery = recover_job(store, client, customer_id, job_id, apply=args.apply,
-                                       page_size=args.page_size)
+                                       page_size=args.page_size, workflow=workflow)
                 outcome = _Outcome(customer_id, job_id, recovery)
             except NotFoundError:
                 outcome = _Outcome(customer_id, job_id, problem=_MISSING)

@@ -2,20 +2,28 @@
 
 Where the bucket keeps object versions, every overwritten steps document is still
 there. Recovery reads each version (`ListObjectVersions`, paginated, then
-`GetObject` by `VersionId`), rebuilds the union of their step records — for each
-`(step_order, step_type)` the most recently completed record (by `completed_at`;
-on a tie or without it, the later version) — and writes back what the current
-document lacks, through `JsonStore.update()`:
+`GetObject` by `VersionId`), rebuilds the union of their step records, and writes
+back what the current document lacks, through `JsonStore.update()`.
+
+Which record of a step is restored, when the versions hold several: the one of the
+latest attempt (`attempt`, claimed in the job record by each invocation), and among
+records of the same attempt (or without one) the one that *first appeared* latest.
+A copy that reappears later — an old-path writer saving what it read before a rerun,
+a writer restoring an edited record's old bytes — counts from the version it first
+appeared in, so it never wins over the rerun or the edit. Timestamps are not used:
+a host's clock can be minutes behind, and an edit keeps `completed_at`.
 
 - a record whose identity the current document lacks is added, exactly as it was
   stored; nothing the current document holds is removed or changed, so a worker
   writing at the same time loses nothing (the update is a compare-and-swap). A job
-  has one `html_generation`: it is added only if the document has none (the most
-  recently completed one, if the versions hold several);
-- an `html_generation` stored before or at a workflow step's order (the incident's
-  `len(list) + 1`) is moved to right after the last workflow step, all its fields
-  kept — unless a record already holds that place. This is the one record recovery
-  changes; audit reports it as misplaced otherwise.
+  has one `html_generation`: it is added only if the document has none (the one
+  chosen as above among every `html_generation` the versions hold);
+- an `html_generation` stored at another order than the job's workflow puts it (the
+  incident's `len(list) + 1`) is moved there, all its fields kept — unless a record
+  already holds that place. Where it belongs comes from the job record's
+  `expected_steps`, else from the workflow the caller names; when neither says, it is
+  not moved (`Restoration.html_unmoved` says why): the last stored step is not the
+  last step of a job whose later steps are still running or were lost.
 
 Versions that are not a JSON array, and records in them that do not parse, are
 skipped and counted. Recovery never creates a document that is gone.
@@ -24,19 +32,28 @@ skipped and counted. Recovery never creates a document that is gone.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from s3store import DEFAULT_MAX_DOCUMENT_BYTES, JsonStore
-from worker_integration.db_service import execution_steps_key, parse_steps
+from s3store import (
+    DEFAULT_MAX_DOCUMENT_BYTES,
+    CorruptDocumentError,
+    DocumentTooLargeError,
+    JsonStore,
+    NotFoundError,
+)
+from worker_integration.db_service import DBService, execution_steps_key, parse_steps
+from worker_integration.job_record import StepIdentity
 from worker_integration.models import ExecutionStep, InvalidRecordError, StepType
+from worker_integration.workflow import Workflow
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 __all__ = [
+    "Found",
     "HtmlMove",
     "Identity",
     "JobRecovery",
@@ -115,41 +132,49 @@ def read_versions(store: JsonStore, client: S3Client, key: str, *, page_size: in
     return versions
 
 
-def _completed(record: Record) -> datetime | None:
-    value = record.get("completed_at")
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _completion_rank(record: Record) -> tuple[bool, datetime]:
-    """Sorts records without `completed_at` first, then by it."""
-    completed = _completed(record)
-    return completed is not None, completed or datetime.min.replace(tzinfo=UTC)
-
-
 def _identity(record: Record) -> Identity:
     return int(record["step_order"]), str(record["step_type"])
 
 
-def union_of_versions(versions: Iterable[StoredVersion]) -> dict[Identity, Record]:
-    """For each `(step_order, step_type)` in `versions` (oldest first), the most
-    recently completed record: the later `completed_at` wins; on a tie, or when
-    either lacks one, the later version. Pure."""
-    union: dict[Identity, Record] = {}
-    for version in versions:
-        for record in version.records or ():
-            identity = _identity(record)
-            held = union.get(identity)
-            if held is not None:
-                mine, theirs = _completed(record), _completed(held)
-                if mine is not None and theirs is not None and mine < theirs:
-                    continue
-            union[identity] = record
+def _attempt(record: Record) -> int:
+    value = record.get("attempt")
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+@dataclass(frozen=True)
+class Found:
+    """A step record found in the versions: the record as stored, and when its content
+    first appeared (`first_seen`: the version's index, oldest first, and the record's
+    position in it)."""
+
+    record: Record
+    first_seen: tuple[int, int]
+
+    @property
+    def rank(self) -> tuple[int, tuple[int, int]]:
+        """Greater is newer: the attempt, then the first appearance."""
+        return _attempt(self.record), self.first_seen
+
+
+def _content(record: Record) -> str:
+    return json.dumps(record, sort_keys=True, separators=(",", ":"))
+
+
+def union_of_versions(versions: Iterable[StoredVersion]) -> dict[Identity, Found]:
+    """For each `(step_order, step_type)` in `versions` (oldest first), the record that
+    stays: the latest attempt, then the latest first appearance (see the module's
+    docstring). Pure."""
+    first: dict[tuple[Identity, str], Found] = {}
+    for index, version in enumerate(versions):
+        for position, record in enumerate(version.records or ()):
+            seen = (_identity(record), _content(record))
+            if seen not in first:
+                first[seen] = Found(record, (index, position))
+    union: dict[Identity, Found] = {}
+    for (identity, _), found in first.items():
+        held = union.get(identity)
+        if held is None or found.rank > held.rank:
+            union[identity] = found
     return union
 
 
@@ -164,10 +189,12 @@ class HtmlMove:
 @dataclass(frozen=True)
 class Restoration:
     """What one application of `restore_steps` did: the records it added (as stored
-    in the older versions) and the `html_generation` it moved, if any."""
+    in the older versions), the `html_generation` it moved, if any, and why one that
+    looks misplaced was not moved (`html_unmoved`)."""
 
     added: tuple[Record, ...]
     html_move: HtmlMove | None
+    html_unmoved: str | None = None
 
     @property
     def changes(self) -> bool:
@@ -175,25 +202,43 @@ class Restoration:
         return bool(self.added) or self.html_move is not None
 
 
-def _place_html(records: list[Record]) -> HtmlMove | None:
-    """Move a misplaced `html_generation` (in `records`, in place) after the last step."""
-    last = max((order for order, step_type in map(_identity, records)
+def _looks_misplaced(records: Sequence[Record], order: int) -> bool:
+    last = max((o for o, step_type in map(_identity, records)
                 if step_type not in _NOT_WORKFLOW), default=0)
+    return order <= max(last, 1)
+
+
+def _place_html(records: list[Record],
+                expected: Sequence[StepIdentity] | None) -> tuple[HtmlMove | None, str | None]:
+    """Move `records`' one `html_generation` (in place) to the order `expected` puts it;
+    the move, or why a misplaced-looking one stays."""
     html = [n for n, record in enumerate(records) if record["step_type"] == _HTML]
-    target = last + 1
-    if last == 0 or len(html) != 1 or _identity(records[html[0]])[0] > last:
-        return None  # nothing to place it after, several to choose from, or well placed
+    if len(html) != 1:
+        return None, None  # none, or several to choose from: audit reports them
     record = records[html[0]]
-    moved = {**record, "step_order": target}
-    records[html[0]] = moved
-    return HtmlMove(from_order=int(record["step_order"]), to_order=target)
+    order = _identity(record)[0]
+    if expected is None:
+        if not _looks_misplaced(records, order):
+            return None, None
+        return None, (f"html_generation at step_order {order} not moved: the job record does "
+                      "not say where it belongs (name the job's workflow with --workflow)")
+    targets = [o for o, step_type in expected if step_type == _HTML]
+    if not targets or targets[0] == order:
+        return None, None
+    target = targets[0]
+    if any(_identity(r)[0] == target for r in records):
+        return None, (f"html_generation at step_order {order} not moved: step_order {target}, "
+                      "where it belongs, is taken")
+    records[html[0]] = {**record, "step_order": target}
+    return HtmlMove(from_order=order, to_order=target), None
 
 
-def restore_steps(current: Any, union: dict[Identity, Record], *,
-                  key: str) -> tuple[list[Record], Restoration]:
+def restore_steps(current: Any, union: Mapping[Identity, Found], *, key: str,
+                  expected: Sequence[StepIdentity] | None = None,
+                  ) -> tuple[list[Record], Restoration]:
     """`current` (a stored steps value) with the records of `union` it lacks (an
-    `html_generation` only if it has none), and its `html_generation` placed after the
-    last workflow step (see the module's docstring).
+    `html_generation` only if it has none), and its `html_generation` placed where
+    `expected` (the job's complete records) puts it (see the module's docstring).
 
     Pure: the result is a new list; the records `current` had are the very objects
     read (except a moved `html_generation`, which is a copy). Sorted by `step_order`,
@@ -201,23 +246,24 @@ def restore_steps(current: Any, union: dict[Identity, Record], *,
     """
     present = {step.identity for step in parse_steps(current, key=key)}
     records: list[Record] = list(current)
-    missing = [record for identity, record in sorted(union.items(), key=lambda i: i[0])
+    missing = [found for identity, found in sorted(union.items(), key=lambda i: i[0])
                if identity not in present]
-    added = tuple(record for record in missing if record["step_type"] != _HTML)
+    added = tuple(found.record for found in missing if found.record["step_type"] != _HTML)
     if not any(step_type == _HTML for _, step_type in present):
-        # A job has one html_generation: restore the latest, never one it was moved from.
-        html = [record for record in missing if record["step_type"] == _HTML]
+        # A job has one html_generation: restore the one that stays, never two.
+        html = [found for found in missing if found.record["step_type"] == _HTML]
         if html:
-            added += (max(html, key=_completion_rank),)
+            added += (max(html, key=lambda found: found.rank).record,)
     records += [dict(record) for record in added]
-    move = _place_html(records)
+    move, unmoved = _place_html(records, expected)
     records.sort(key=lambda record: int(record["step_order"]))
-    return records, Restoration(added, move)
+    return records, Restoration(added, move, unmoved)
 
 
 @dataclass(frozen=True)
 class JobRecovery:
-    """The outcome for one job: versions read, what was (or would be) restored, the ETag."""
+    """The outcome for one job: versions read, what was (or would be) restored, the ETag,
+    and where the job's expected steps came from (`"job record"`, `"workflow"`, None)."""
 
     customer_id: str
     job_id: str
@@ -226,35 +272,52 @@ class JobRecovery:
     restoration: Restoration
     applied: bool
     etag: str
+    expected_from: str | None = None
+
+
+def _expected(store: JsonStore, customer_id: str, job_id: str,
+              workflow: Workflow | None) -> tuple[tuple[StepIdentity, ...] | None, str | None]:
+    try:
+        record = DBService(store).get_job(customer_id, job_id)
+    except (NotFoundError, CorruptDocumentError, DocumentTooLargeError):
+        record = None  # an unreadable record tells nothing; the steps are still recovered
+    if record is not None and record.expected_steps is not None:
+        return record.expected_steps, "job record"
+    if workflow is not None:
+        return workflow.expected_steps, "workflow"
+    return None, None
 
 
 def recover_job(store: JsonStore, client: S3Client, customer_id: str, job_id: str, *,
-                apply: bool, page_size: int = 1000) -> JobRecovery:
+                apply: bool, page_size: int = 1000,
+                workflow: Workflow | None = None) -> JobRecovery:
     """Plan (and with `apply`, write) the recovery of one job's steps.
 
-    The dry run reads only. With `apply`, the restoration is recomputed on whatever
-    the document holds when it is written (`JsonStore.update`), so records a worker
-    wrote meanwhile stay. Raises `NotFoundError` if the document is gone (it is not
-    recreated), `CorruptDocumentError` if the current one does not parse, and the
-    store's and boto3's errors.
+    Where `html_generation` belongs comes from the job record's `expected_steps`, else
+    from `workflow`. The dry run reads only. With `apply`, the restoration is
+    recomputed on whatever the document holds when it is written (`JsonStore.update`),
+    so records a worker wrote meanwhile stay. Raises `NotFoundError` if the document is
+    gone (it is not recreated), `CorruptDocumentError` if the current one does not
+    parse, and the store's and boto3's errors.
     """
     key = execution_steps_key(customer_id, job_id)
+    expected, expected_from = _expected(store, customer_id, job_id, workflow)
     versions = read_versions(store, client, key, page_size=page_size,
                              max_bytes=store.max_document_bytes)
     union = union_of_versions(versions)
     document = store.get(key)
-    _, planned = restore_steps(document.value, union, key=key)
+    _, planned = restore_steps(document.value, union, key=key, expected=expected)
     if not apply or not planned.changes:
         return JobRecovery(customer_id, job_id, versions, len(document.value), planned,
-                           applied=False, etag=document.etag)
+                           applied=False, etag=document.etag, expected_from=expected_from)
     done: list[Restoration] = []
 
     def mutate(value: Any) -> list[Record]:
-        records, restoration = restore_steps(value, union, key=key)
+        records, restoration = restore_steps(value, union, key=key, expected=expected)
         done.append(restoration)  # only observed: the last call is the one written
         return records
 
     # Restoring what is missing leaves a document that has it all as it is: idempotent.
     written = store.update(key, mutate, idempotent=True)
     return JobRecovery(customer_id, job_id, versions, len(document.value), done[-1],
-                       applied=True, etag=written.etag)
+                       applied=True, etag=written.etag, expected_from=expected_from)
