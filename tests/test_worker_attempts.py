@@ -106,7 +106,59 @@ def test_a_duplicate_delivery_after_success_does_not_run_again(db: DBService) ->
                                                                  attempt_id="b")
     assert executor.runs == 1
     assert again == first
-    assert db.get_job(ids.c, ids.j).attempts == {"1": 2}  # both claimed, in order
+    # The duplicate claims nothing: a dependent never waits for an attempt that will
+    # not record.
+    assert db.get_job(ids.c, ids.j).attempts == {"1": 1}
+    consumer = StepProcessor(db=db, executor=executor, dependency_timeout=0.0).process_step(
+        ids.c, ids.j, TWO, 1)
+    assert consumer.success and consumer.input["context_orders"] == [1]
+
+
+@dataclass
+class HeldThenSucceeds:
+    """A rerun held inside its work until `release`, then succeeding."""
+
+    running: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+    inner: SimulatedExecutor = field(default_factory=SimulatedExecutor)
+
+    def run(self, request: StepRequest) -> StepResult:
+        self.running.set()
+        assert self.release.wait(10)
+        return self.inner.run(request)
+
+
+def test_a_dependency_from_a_previous_run_does_not_count_while_its_rerun_is_in_flight(
+        db: DBService, local_s3: LocalS3) -> None:
+    """Step 1's first run failed; its rerun has claimed attempt 2 and is still working
+    when step 2 looks for its dependency. Step 2 waits for the rerun's record and is
+    built on its output, not on the previous run's failure."""
+    ids = JobIds.fresh()
+    _start(db, ids)
+    failing = HeldThenFails()
+    failing.release.set()
+    first = StepProcessor(db=db, executor=failing).process_step(ids.c, ids.j, TWO, 0)
+    assert not first.success and first.attempt == 1
+    rerun = HeldThenSucceeds()
+    thread = threading.Thread(target=lambda: StepProcessor(
+        db=db_for(local_s3), executor=rerun).process_step(ids.c, ids.j, TWO, 0))
+    thread.start()
+    assert rerun.running.wait(10)  # attempt 2 claimed, not recorded
+
+    polls: list[float] = []
+
+    def sleep(seconds: float) -> None:  # step 2 is waiting: let the rerun finish
+        polls.append(seconds)
+        rerun.release.set()
+        thread.join(10)
+
+    consumer = StepProcessor(db=db, executor=SimulatedExecutor(), sleep=sleep,
+                             dependency_timeout=30.0).process_step(ids.c, ids.j, TWO, 1)
+    assert not thread.is_alive()
+    assert polls  # it did wait: the failed attempt 1 was not taken for the dependency
+    assert consumer.success and consumer.input["context_orders"] == [1]
+    [step1, _] = db.get_execution_steps(ids.c, ids.j)
+    assert (step1.success, step1.attempt) == (True, 2)
 
 
 def test_a_newer_attempt_replaces_an_older_failure() -> None:

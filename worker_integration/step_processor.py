@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -89,8 +89,9 @@ class StepProcessor:
         (`DBService.claim_attempt`) and records it with it and `attempt_id` (the
         invocation's id, e.g. Lambda's request id), so that a late older attempt never
         replaces a newer one. If a successful record of the step is already stored (a
-        duplicate delivery), that record is returned and nothing runs. A job without
-        a record has no attempt order: the step is recorded without one (logged).
+        duplicate delivery), that record is returned: nothing runs and nothing is
+        claimed. A job without a record has no attempt order: the step is recorded
+        without one (logged).
         If its dependencies are not all recorded within `dependency_timeout`, the
         step is recorded as failed with that error. Returns the record that stays
         stored. Raises `IndexError` for a bad index, and the errors of
@@ -98,6 +99,14 @@ class StepProcessor:
         """
         order = workflow.step_order(index)
         identity = (order, workflow.steps[index].step_type)
+        done = next((step for step in self.db.get_execution_steps(customer_id, job_id)
+                     if step.identity == identity and step.success), None)
+        if done is not None:
+            # Checked before claiming: a delivery that does not run claims nothing, so
+            # the step's dependents never wait for an attempt that will not record.
+            log.info("step %d of %s/%s is already recorded: this delivery does not run it "
+                     "again", order, customer_id, job_id)
+            return done
         try:
             attempt: int | None = self.db.claim_attempt(customer_id, job_id, order)
         except NotFoundError:
@@ -105,12 +114,6 @@ class StepProcessor:
             log.warning("job %s/%s has no job record: step %d is recorded without an "
                         "attempt number (a late attempt may replace it)", customer_id, job_id,
                         order)
-        done = next((step for step in self.db.get_execution_steps(customer_id, job_id)
-                     if step.identity == identity and step.success), None)
-        if done is not None and attempt is not None:
-            log.info("step %d of %s/%s is already recorded: attempt %d does not run it again",
-                     order, customer_id, job_id, attempt)
-            return done
         context: dict[int, Any] = {}
         waiting_error: str | None = None
         try:
@@ -166,9 +169,12 @@ def wait_for_records(db: DBService, customer_id: str, job_id: str, orders: Colle
                      sleep: Callable[[float], None] = time.sleep) -> dict[int, ExecutionStep]:
     """Wait until workflow steps `orders` are recorded; return their records by order.
 
-    A recorded step that failed counts as done. Polls the stored steps every
-    `poll_interval` seconds. Raises `DependencyTimeoutError` after `timeout`
-    seconds, and the errors of `DBService.get_execution_steps`.
+    A recorded step that failed counts as done — unless a newer attempt of it has been
+    claimed in the job record since (`JobRecord.attempts`): a rerun in flight, whose
+    record is the one its dependents must be built on, never the previous run's. Polls
+    the stored steps (and the job record) every `poll_interval` seconds. Raises
+    `DependencyTimeoutError` after `timeout` seconds, and the errors of
+    `DBService.get_execution_steps` and `DBService.get_job`.
     """
     check_wait(timeout, poll_interval)
     wanted = set(orders)
@@ -177,6 +183,10 @@ def wait_for_records(db: DBService, customer_id: str, job_id: str, orders: Colle
         recorded = {step.step_order: step for step in
                     db.get_execution_steps(customer_id, job_id)
                     if step.step_order in wanted and step.step_type in WORKFLOW_STEP_TYPES}
+        if recorded:
+            claimed = _claimed_attempts(db, customer_id, job_id)
+            recorded = {order: step for order, step in recorded.items()
+                        if (step.attempt or 0) >= claimed.get(str(order), 0)}
         missing = wanted - recorded.keys()
         if not missing:
             return recorded
@@ -184,3 +194,11 @@ def wait_for_records(db: DBService, customer_id: str, job_id: str, orders: Colle
         if waited >= timeout:
             raise DependencyTimeoutError(missing, waited)
         sleep(poll_interval)
+
+
+def _claimed_attempts(db: DBService, customer_id: str, job_id: str) -> Mapping[str, int]:
+    """The last attempt claimed per step order (none for a job without a record)."""
+    try:
+        return db.get_job(customer_id, job_id).attempts
+    except NotFoundError:
+        return {}
