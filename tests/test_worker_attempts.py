@@ -179,3 +179,29 @@ def test_records_of_old_writers_keep_their_shape() -> None:
     old = {"step_order": 1, "step_type": "ai_generation", "output": "x"}
     record = ExecutionStep.from_dict(old).to_dict()
     assert "attempt" not in record and "attempt_id" not in record
+
+
+def test_a_success_counts_for_its_dependents_while_a_duplicate_is_still_running(
+        db: DBService, local_s3: LocalS3) -> None:
+    """Two deliveries of step 1 both claimed (1, then 2) before either recorded; the
+    first succeeds. Its success stays whatever the second records, so step 2 may be
+    built on it at once: it does not wait for attempt 2 (it would wait in vain)."""
+    ids = JobIds.fresh()
+    _start(db, ids)
+    first, second = HeldThenSucceeds(), HeldThenSucceeds()
+    threads = [threading.Thread(target=lambda e=executor: StepProcessor(
+        db=db_for(local_s3), executor=e).process_step(ids.c, ids.j, TWO, 0))
+        for executor in (first, second)]
+    threads[0].start()
+    assert first.running.wait(10)
+    threads[1].start()
+    assert second.running.wait(10)  # attempt 2 claimed too
+    first.release.set()
+    threads[0].join(10)
+    consumer = StepProcessor(db=db, executor=SimulatedExecutor(),
+                             dependency_timeout=0.0).process_step(ids.c, ids.j, TWO, 1)
+    second.release.set()
+    threads[1].join(10)
+    assert consumer.success and consumer.input["context_orders"] == [1]
+    assert db.get_job(ids.c, ids.j).attempts == {"1": 2, "2": 1}
+    assert db.get_execution_steps(ids.c, ids.j)[0].attempt == 1  # the first success stays

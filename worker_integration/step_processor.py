@@ -169,9 +169,11 @@ def wait_for_records(db: DBService, customer_id: str, job_id: str, orders: Colle
                      sleep: Callable[[float], None] = time.sleep) -> dict[int, ExecutionStep]:
     """Wait until workflow steps `orders` are recorded; return their records by order.
 
-    A recorded step that failed counts as done — unless a newer attempt of it has been
-    claimed in the job record since (`JobRecord.attempts`): a rerun in flight, whose
-    record is the one its dependents must be built on, never the previous run's. Polls
+    A recorded step counts as done. A failed record does not while a newer attempt of
+    the step has been claimed in the job record since (`JobRecord.attempts`): that rerun
+    is in flight, its record will replace the failure, and the dependents must be built
+    on it, never on the previous run's. (A success stays whatever later attempts record,
+    so it always counts.) Polls
     the stored steps (and the job record) every `poll_interval` seconds. Raises
     `DependencyTimeoutError` after `timeout` seconds, and the errors of
     `DBService.get_execution_steps` and `DBService.get_job`.
@@ -186,7 +188,7 @@ def wait_for_records(db: DBService, customer_id: str, job_id: str, orders: Colle
         if recorded:
             claimed = _claimed_attempts(db, customer_id, job_id)
             recorded = {order: step for order, step in recorded.items()
-                        if (step.attempt or 0) >= claimed.get(str(order), 0)}
+                        if step.success or (step.attempt or 0) >= claimed.get(str(order), 0)}
         missing = wanted - recorded.keys()
         if not missing:
             return recorded

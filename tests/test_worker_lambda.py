@@ -1,0 +1,218 @@
+"""The Lambda entry points, called as Lambda calls them: `handler(event, context)`, one
+invocation per step, concurrently, and with one step delivered twice."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from s3store import RetryPolicy
+from s3store.testing import LocalS3
+from tests.worker_helpers import NINE_INDEPENDENT_STEPS, JobIds, db_for, stored_json
+from worker_integration import (
+    DependencyTimeoutError,
+    JobStatus,
+    SimulatedExecutor,
+    StepRequest,
+    StepResult,
+)
+from worker_integration.demo import DEMO_WORKFLOW
+from worker_integration.lambda_handler import (
+    Handlers,
+    InvalidEventError,
+    InvocationTimeError,
+)
+
+_IDS = itertools.count(1)
+
+
+@dataclass
+class FakeContext:
+    """Lambda's context: a fresh request id per invocation, the time left."""
+
+    remaining_ms: int = 300_000
+    aws_request_id: str = field(default_factory=lambda: f"req-{next(_IDS)}")
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+@dataclass
+class Counting:
+    """Counts the steps it runs (per step order), each a simulated call."""
+
+    inner: SimulatedExecutor = field(default_factory=lambda: SimulatedExecutor(delay=0.02))
+    runs: dict[int, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run(self, request: StepRequest) -> StepResult:
+        with self.lock:
+            self.runs[request.step_order] = self.runs.get(request.step_order, 0) + 1
+        return self.inner.run(request)
+
+
+@pytest.fixture(scope="module")
+def local_s3() -> Iterator[LocalS3]:
+    with LocalS3() as s3:
+        yield s3
+
+
+@pytest.fixture
+def workflows(tmp_path: Path) -> Path:
+    (tmp_path / "nine.json").write_text(json.dumps(NINE_INDEPENDENT_STEPS.to_definition()))
+    (tmp_path / "demo.json").write_text(json.dumps(DEMO_WORKFLOW.to_definition()))
+    return tmp_path
+
+
+def _handlers(s3: LocalS3, workflows: Path, executor: Any = None, **options: Any) -> Handlers:
+    return Handlers(client=s3.client(), bucket=s3.bucket, workflows=workflows,
+                    executor=executor or Counting(),
+                    retry=RetryPolicy(max_attempts=500, base_delay=0.001, max_delay=0.02),
+                    **options)
+
+
+def _event(ids: JobIds, workflow: str = "demo", **fields: Any) -> dict[str, Any]:
+    return {"customer_id": ids.c, "job_id": ids.j, "workflow": workflow, **fields}
+
+
+def test_the_incidents_job_as_concurrent_invocations_one_delivered_twice(
+        local_s3: LocalS3, workflows: Path) -> None:
+    """Nine step invocations at once, step 4 delivered twice at the same time, the fan-in
+    by whichever step records last: the job completes with exactly its ten records."""
+    ids = JobIds.fresh()
+    executor = Counting()
+    handlers = _handlers(local_s3, workflows, executor)
+    started = handlers.start(_event(ids), FakeContext())
+    assert started == {"customer_id": ids.c, "job_id": ids.j, "status": "processing",
+                       "expected_steps": 10}
+    assert handlers.start(_event(ids), FakeContext()) == started  # delivered twice: the same
+    events = [_event(ids, step_index=index) for index in [*range(9), 3]]
+    with ThreadPoolExecutor(max_workers=len(events)) as pool:
+        results = list(pool.map(lambda e: handlers.step(e, FakeContext()), events))
+
+    steps = db_for(local_s3).get_execution_steps(ids.c, ids.j)
+    assert [s.identity for s in steps] == list(DEMO_WORKFLOW.expected_steps)
+    assert all(s.success for s in steps)
+    job = db_for(local_s3).get_job(ids.c, ids.j)
+    assert job.status is JobStatus.COMPLETED
+    assert any(r["job_status"] == "completed" for r in results)  # someone fanned in
+    assert all(r["success"] for r in results)
+    # The duplicate either found the step recorded and ran nothing, or ran as a newer
+    # attempt: the first success stays (consumers may have read it). Never two records.
+    step4 = steps[3]
+    assert step4.attempt is not None and step4.attempt <= job.attempts["4"]
+    assert executor.runs[4] == job.attempts["4"]
+    assert all(executor.runs[order] == 1 for order in executor.runs if order != 4)
+    deliveries = [r for r in results if r["step_order"] == 4]
+    assert {r["attempt_id"] for r in deliveries} == {step4.attempt_id}  # told what stays
+
+
+def test_a_late_duplicate_after_success_runs_nothing(local_s3: LocalS3,
+                                                     workflows: Path) -> None:
+    ids = JobIds.fresh()
+    executor = Counting()
+    handlers = _handlers(local_s3, workflows, executor)
+    handlers.start(_event(ids, "nine"), FakeContext())
+    first = handlers.step(_event(ids, "nine", step_index=0), FakeContext())
+    body = stored_json(local_s3, ids.steps_key)
+    again = handlers.step(_event(ids, "nine", step_index=0), FakeContext())
+    assert executor.runs == {1: 1}
+    assert again == first
+    assert stored_json(local_s3, ids.steps_key) == body
+
+
+def test_without_fan_in_the_orchestrator_runs_html_and_the_gate_holds(
+        local_s3: LocalS3, workflows: Path) -> None:
+    ids = JobIds.fresh()
+    handlers = _handlers(local_s3, workflows)
+    handlers.start(_event(ids, "nine"), FakeContext())
+    for index in range(8):
+        result = handlers.step(_event(ids, "nine", step_index=index, fan_in=False),
+                               FakeContext())
+        assert (result["all_steps_recorded"], result["job_status"]) == (False, None)
+    # Step 9 is missing: the page waits out the invocation's time, the job stays open.
+    with pytest.raises(DependencyTimeoutError):
+        _handlers(local_s3, workflows, safety_margin=1.0).html(
+            _event(ids, "nine"), FakeContext(remaining_ms=1_100))
+    assert db_for(local_s3).get_job(ids.c, ids.j).status is JobStatus.PROCESSING
+    last = handlers.step(_event(ids, "nine", step_index=8, fan_in=False), FakeContext())
+    assert (last["all_steps_recorded"], last["job_status"]) == (True, None)
+    assert handlers.html(_event(ids, "nine"), FakeContext()) == {
+        "customer_id": ids.c, "job_id": ids.j, "job_status": "completed"}
+    assert [s.step_order for s in db_for(local_s3).get_execution_steps(ids.c, ids.j)] == (
+        list(range(1, 11)))
+
+
+BAD_EVENTS: dict[str, tuple[Any, str]] = {
+    "not-an-object": (["cust"], "event"),
+    "unknown-field": ({"customer_id": "c", "job_id": "j", "workflow": "nine",
+                       "step_index": 0, "workflow_pickle": "..."}, "workflow_pickle"),
+    "hostile-customer": ({"customer_id": "../x", "job_id": "j", "workflow": "nine",
+                          "step_index": 0}, "customer_id"),
+    "job-not-a-string": ({"customer_id": "c", "job_id": 7, "workflow": "nine",
+                          "step_index": 0}, "job_id"),
+    "no-step-index": ({"customer_id": "c", "job_id": "j", "workflow": "nine"}, "step_index"),
+    "negative-step-index": ({"customer_id": "c", "job_id": "j", "workflow": "nine",
+                             "step_index": -1}, "step_index"),
+    "bool-step-index": ({"customer_id": "c", "job_id": "j", "workflow": "nine",
+                         "step_index": True}, "step_index"),
+    "step-index-past-the-workflow": ({"customer_id": "c", "job_id": "j", "workflow": "nine",
+                                      "step_index": 9}, "step_index"),
+    "workflow-a-path": ({"customer_id": "c", "job_id": "j", "workflow": "../nine",
+                         "step_index": 0}, "workflow"),
+    "unknown-workflow": ({"customer_id": "c", "job_id": "j", "workflow": "other",
+                          "step_index": 0}, "workflow"),
+    "empty-attempt-id": ({"customer_id": "c", "job_id": "j", "workflow": "nine",
+                          "step_index": 0, "attempt_id": ""}, "attempt_id"),
+    "fan-in-a-string": ({"customer_id": "c", "job_id": "j", "workflow": "nine",
+                         "step_index": 0, "fan_in": "no"}, "fan_in"),
+}
+
+
+@pytest.mark.parametrize(("event", "where"), BAD_EVENTS.values(), ids=BAD_EVENTS.keys())
+def test_a_bad_event_is_refused_before_any_request(local_s3: LocalS3, workflows: Path,
+                                                   event: Any, where: str) -> None:
+    handlers = _handlers(local_s3, workflows)
+    before = len(local_s3.requests)
+    with pytest.raises(InvalidEventError) as caught:
+        handlers.step(event, FakeContext())
+    assert caught.value.field == where
+    assert len(local_s3.requests) == before
+
+
+def test_start_and_html_events_take_no_step_index(local_s3: LocalS3, workflows: Path) -> None:
+    handlers = _handlers(local_s3, workflows)
+    event = {"customer_id": "c", "job_id": "j", "workflow": "nine", "step_index": 0}
+    for handler in (handlers.start, handlers.html):
+        with pytest.raises(InvalidEventError) as caught:
+            handler(event, FakeContext())
+        assert caught.value.field == "step_index"
+
+
+def test_the_time_left_is_the_stores_deadline_and_too_little_starts_nothing(
+        local_s3: LocalS3, workflows: Path) -> None:
+    handlers = _handlers(local_s3, workflows, safety_margin=2.0)
+    assert handlers.store_for(FakeContext(remaining_ms=12_500)).retry.deadline == 10.5
+    assert handlers.store_for(FakeContext(remaining_ms=900_000)).retry.deadline == 60.0
+    ids = JobIds.fresh()
+    before = len(local_s3.requests)
+    with pytest.raises(InvocationTimeError):
+        handlers.step(_event(ids, "nine", step_index=0), FakeContext(remaining_ms=1_999))
+    assert len(local_s3.requests) == before
+
+
+def test_from_environment_needs_a_bucket(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="S3STORE_BUCKET"):
+        Handlers.from_environment(executor=SimulatedExecutor(), environ={})
+    handlers = Handlers.from_environment(executor=SimulatedExecutor(), environ={
+        "S3STORE_BUCKET": "b", "WORKER_WORKFLOWS": str(tmp_path),
+        "AWS_DEFAULT_REGION": "us-east-1"})
+    assert (handlers.bucket, handlers.workflows) == ("b", tmp_path)

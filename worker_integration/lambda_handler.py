@@ -1,0 +1,244 @@
+"""AWS Lambda entry points: one invocation per step, delivered at least once.
+
+Each handler is `handler(event, context)`, as Lambda calls it. The event names the job
+and the workflow (a shipped or deployed definition, `workflow.named_workflow`), never
+carries the workflow itself:
+
+    {"customer_id": "cust_1", "job_id": "job_42", "workflow": "demo",
+     "step_index": 0,                 # step events only: the 0-based workflow step
+     "attempt_id": "req-123",         # optional: default, the invocation's request id
+     "fan_in": true}                  # step events only, optional (default true)
+
+- `start`: creates the job record if there is none, with what the complete job holds
+  (`expected_steps`), and marks it processing. Safe to deliver twice.
+- `step`: runs workflow step `step_index` as one attempt (`StepProcessor.process_step`:
+  a duplicate delivery of a recorded step does not run again; a late older attempt never
+  replaces a newer one). Then the completion gate: when every workflow step is recorded,
+  the invocation that sees it runs `html_generation` and finalises the job (`fan_in`);
+  with `"fan_in": false` the caller's orchestrator (Step Functions) invokes `html` itself.
+  Two steps finishing together may both run the page: its record has one slot, so the
+  job still holds exactly one.
+- `html`: `html_generation` (waiting for the workflow's steps), then finalisation, which
+  completes the job only if every expected record is stored.
+
+The remaining time of the invocation (`context.get_remaining_time_in_millis()`), less a
+safety margin, is both the store's retry deadline and the longest a step waits for its
+dependencies: a handler gives up (typed error) before Lambda kills it mid-write. An
+invocation with less time left than the margin raises `InvocationTimeError` before any
+request. A bad event raises `InvalidEventError` naming the field, before any request.
+Each handler returns a JSON-ready dict that says what it did.
+
+Wire it up in the function's own module, with the executor that calls the models::
+
+    from worker_integration.lambda_handler import Handlers
+    handlers = Handlers.from_environment(executor=MyExecutor())  # S3STORE_BUCKET, ...
+    start, step, html = handlers.start, handlers.step, handlers.html
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+from s3store import InvalidKeyError, JsonStore, RetryPolicy
+from worker_integration.db_service import DBService, check_id
+from worker_integration.executor import Executor
+from worker_integration.invocations import BotoConnector
+from worker_integration.job_completion_service import JobCompletionService
+from worker_integration.step_processor import StepProcessor
+from worker_integration.workflow import WORKFLOWS, Workflow, named_workflow
+from worker_integration.workflow_orchestrator import WorkflowOrchestrator
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+__all__ = ["DEFAULT_SAFETY_MARGIN", "Handlers", "InvalidEventError", "InvocationTimeError",
+           "LambdaContext", "StepEvent"]
+
+DEFAULT_SAFETY_MARGIN: Final = 2.0
+"""Seconds kept back from the invocation's remaining time: to report, and for the last
+request in flight to end."""
+
+_FIELDS: Final = frozenset({"customer_id", "job_id", "workflow", "step_index", "attempt_id",
+                            "fan_in"})
+
+
+class LambdaContext(Protocol):
+    """What the handlers use of Lambda's context object."""
+
+    @property
+    def aws_request_id(self) -> str:
+        """The invocation's id (a retry of the same event gets a new one)."""
+        ...
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before Lambda stops the invocation."""
+        ...
+
+
+class InvalidEventError(ValueError):
+    """An event the handlers cannot use; `field` names what is wrong."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(f"event field {field!r}: {message}")
+        self.field = field
+
+
+class InvocationTimeError(RuntimeError):
+    """Too little of the invocation's time is left to start (nothing was sent)."""
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """A parsed event: the job, the workflow's name, the step (None for start and html),
+    the attempt id given (None: the request id), and whether a step may fan in."""
+
+    customer_id: str
+    job_id: str
+    workflow: str
+    step_index: int | None = None
+    attempt_id: str | None = None
+    fan_in: bool = True
+
+    @classmethod
+    def parse(cls, event: Any, *, step: bool) -> StepEvent:
+        """Check `event`'s shape (a step event needs `step_index`; other events must not
+        have one). Raises `InvalidEventError`."""
+        if not isinstance(event, Mapping):
+            raise InvalidEventError("the event must be a JSON object", field="event")
+        unknown = sorted(set(event) - _FIELDS)
+        if unknown:
+            raise InvalidEventError(f"unknown fields {unknown}", field=unknown[0])
+        for name in ("customer_id", "job_id", "workflow"):
+            if not isinstance(event.get(name), str):
+                raise InvalidEventError("must be a string", field=name)
+        for name in ("customer_id", "job_id"):
+            try:
+                check_id(name, event[name])
+            except InvalidKeyError as exc:
+                raise InvalidEventError(exc.message, field=name) from None
+        index = event.get("step_index")
+        if step and (isinstance(index, bool) or not isinstance(index, int) or index < 0):
+            raise InvalidEventError("must be a 0-based step index", field="step_index")
+        if not step and "step_index" in event:
+            raise InvalidEventError("only step events have one", field="step_index")
+        attempt_id = event.get("attempt_id")
+        if attempt_id is not None and (not isinstance(attempt_id, str) or not attempt_id):
+            raise InvalidEventError("must be a non-empty string", field="attempt_id")
+        fan_in = event.get("fan_in", True)
+        if not isinstance(fan_in, bool) or (not step and "fan_in" in event):
+            raise InvalidEventError("a step event's boolean", field="fan_in")
+        return cls(event["customer_id"], event["job_id"], event["workflow"], index,
+                   attempt_id, fan_in)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Handlers:
+    """The Lambda handlers of one function, sharing one boto3 client (per container).
+
+    `workflows` is where named workflows are defined (`{name}.json`); `safety_margin`
+    the seconds kept back from each invocation's remaining time; `retry` the store's
+    policy (its deadline capped by the time left); `sleep` how dependency waits sleep.
+    """
+
+    client: S3Client
+    bucket: str
+    executor: Executor
+    workflows: Path = WORKFLOWS
+    safety_margin: float = DEFAULT_SAFETY_MARGIN
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
+
+    @classmethod
+    def from_environment(cls, *, executor: Executor,
+                         environ: Mapping[str, str] = os.environ) -> Handlers:
+        """Handlers on `S3STORE_BUCKET` (required), with the standard AWS configuration
+        (`AWS_ENDPOINT_URL_S3` included) and `WORKER_WORKFLOWS` (a folder of definitions;
+        default: the shipped ones). Raises `ValueError` without a bucket."""
+        bucket = environ.get("S3STORE_BUCKET")
+        if not bucket:
+            raise ValueError("S3STORE_BUCKET is not set: the handlers need a bucket")
+        return cls(client=BotoConnector()(), bucket=bucket, executor=executor,
+                   workflows=Path(environ.get("WORKER_WORKFLOWS") or WORKFLOWS))
+
+    def start(self, event: Any, context: LambdaContext) -> dict[str, Any]:
+        """Create (if needed) and start the job the event names."""
+        parsed, workflow = self._parse(event, step=False)
+        db = DBService(self.store_for(context))
+        job = WorkflowOrchestrator(db=db, executor=self.executor).start_job(
+            parsed.customer_id, parsed.job_id, workflow)
+        return {"customer_id": job.customer_id, "job_id": job.job_id,
+                "status": job.status.value,
+                "expected_steps": len(job.expected_steps or ())}
+
+    def step(self, event: Any, context: LambdaContext) -> dict[str, Any]:
+        """Run the event's workflow step as one attempt; fan in when it is the last."""
+        parsed, workflow = self._parse(event, step=True)
+        assert parsed.step_index is not None  # noqa: S101 - parse() checked it
+        if parsed.step_index >= len(workflow.steps):
+            raise InvalidEventError(f"workflow {parsed.workflow!r} has "
+                                    f"{len(workflow.steps)} steps", field="step_index")
+        wait = self._budget(context)
+        db = DBService(self.store_for(context))
+        record = StepProcessor(db=db, executor=self.executor, dependency_timeout=wait,
+                               sleep=self.sleep).process_step(
+            parsed.customer_id, parsed.job_id, workflow, parsed.step_index,
+            attempt_id=parsed.attempt_id or context.aws_request_id)
+        orders = {workflow.step_order(i) for i in range(len(workflow.steps))}
+        recorded = {s.step_order for s in db.get_execution_steps(parsed.customer_id,
+                                                                 parsed.job_id)
+                    if s.step_order in orders}
+        result: dict[str, Any] = {
+            "customer_id": parsed.customer_id, "job_id": parsed.job_id,
+            "step_order": record.step_order, "success": record.success,
+            "attempt": record.attempt, "attempt_id": record.attempt_id,
+            "all_steps_recorded": recorded == orders, "job_status": None}
+        if recorded == orders and parsed.fan_in:
+            result["job_status"] = self._complete(db, parsed, workflow, context)
+        return result
+
+    def html(self, event: Any, context: LambdaContext) -> dict[str, Any]:
+        """Generate the job's page and finalise it (the orchestrator's fan-in)."""
+        parsed, workflow = self._parse(event, step=False)
+        db = DBService(self.store_for(context))
+        status = self._complete(db, parsed, workflow, context)
+        return {"customer_id": parsed.customer_id, "job_id": parsed.job_id,
+                "job_status": status}
+
+    # -- internals -------------------------------------------------------------
+
+    def _parse(self, event: Any, *, step: bool) -> tuple[StepEvent, Workflow]:
+        parsed = StepEvent.parse(event, step=step)
+        try:
+            return parsed, named_workflow(parsed.workflow, directory=self.workflows)
+        except ValueError as exc:
+            raise InvalidEventError(str(exc), field="workflow") from None
+
+    def _budget(self, context: LambdaContext) -> float:
+        """Seconds this invocation may still spend. Raises `InvocationTimeError`."""
+        left = context.get_remaining_time_in_millis() / 1000 - self.safety_margin
+        if left <= 0:
+            raise InvocationTimeError(
+                f"{context.get_remaining_time_in_millis()} ms left, less than the "
+                f"{self.safety_margin} s safety margin: not started")
+        return left
+
+    def store_for(self, context: LambdaContext) -> JsonStore:
+        """A store for one invocation: the handlers' retry policy, its deadline capped by
+        the time left less the safety margin. Raises `InvocationTimeError`."""
+        deadline = self._budget(context)
+        if self.retry.deadline is not None:
+            deadline = min(deadline, self.retry.deadline)
+        return JsonStore(self.client, self.bucket, retry=replace(self.retry, deadline=deadline))
+
+    def _complete(self, db: DBService, parsed: StepEvent, workflow: Workflow,
+                  context: LambdaContext) -> str:
+        completion = JobCompletionService(db=db, executor=self.executor,
+                                          dependency_timeout=self._budget(context),
+                                          sleep=self.sleep)
+        completion.generate_html(parsed.customer_id, parsed.job_id, workflow)
+        return completion.finalize_job(parsed.customer_id, parsed.job_id).status.value
