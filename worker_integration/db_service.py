@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
 from typing import Any, Final
 
 from s3store import (
@@ -120,10 +121,12 @@ def upsert_step(current: Any, step: ExecutionStep, *, key: str) -> list[dict[str
     otherwise the record is added. The
     result is sorted by `step_order` (a stable sort: records of one order keep
     their relative order). Every other record is the very object read, untouched.
+    `usage_info.cost_usd` is written as a number, or as a decimal string when every
+    other cost in the array is one (one type across the array for its readers).
     Raises `CorruptDocumentError` if `current` is not an array of valid steps.
     """
     records = _checked_records(current, key=key)
-    new_record = step.to_dict()
+    new_record = _in_the_arrays_cost_type(step.to_dict(), records)
     result: list[dict[str, Any]] = []
     placed = False
     for record in records:
@@ -136,6 +139,23 @@ def upsert_step(current: Any, step: ExecutionStep, *, key: str) -> list[dict[str
         result.append(new_record)
     result.sort(key=lambda record: int(record["step_order"]))
     return result
+
+
+def _in_the_arrays_cost_type(record: dict[str, Any],
+                             others: list[dict[str, Any]]) -> dict[str, Any]:
+    """`record` with its `usage_info.cost_usd` written as the array's other records hold
+    theirs: a decimal string if every other cost in the array is one (an old writer's
+    convention), so that a reader summing the column never meets two types; else the
+    number."""
+    usage = record.get("usage_info")
+    if not isinstance(usage, dict) or not isinstance(usage.get("cost_usd"), float | int):
+        return record
+    costs = [other["usage_info"]["cost_usd"] for other in others
+             if isinstance(other.get("usage_info"), dict) and "cost_usd" in other["usage_info"]]
+    if not costs or not all(isinstance(cost, str) for cost in costs):
+        return record
+    text = format(Decimal(repr(float(usage["cost_usd"]))), "f")
+    return {**record, "usage_info": {**usage, "cost_usd": text}}
 
 
 def stays_against(stored: dict[str, Any], step: ExecutionStep) -> bool:
