@@ -37,7 +37,7 @@ from worker_integration import (
     WorkflowOrchestrator,
     WorkflowStep,
 )
-from worker_integration.job_completion_service import expected_steps
+from worker_integration.services.job_completion_service import expected_steps
 
 _DEPENDENT = Workflow.of([WorkflowStep(name="First"),
                           WorkflowStep(name="Second", depends_on=(0,))])

@@ -34,12 +34,12 @@ from worker_integration import (
     WorkflowStep,
 )
 from worker_integration.demo_report import verdict_of
-from worker_integration.execution_step_manager import (
+from worker_integration.legacy import LegacyHtmlInvocation, LegacyStepInvocation
+from worker_integration.services.execution_step_manager import (
     form_submission_record,
     workflow_step_request,
 )
-from worker_integration.legacy import LegacyHtmlInvocation, LegacyStepInvocation
-from worker_integration.step_processor import execute_step
+from worker_integration.services.step_processor import execute_step
 
 DEPENDENT = Workflow.of([
     WorkflowStep(name="Research"),

@@ -10,7 +10,7 @@ import pytest
 import s3store
 
 PACKAGE = Path(__file__).resolve().parent.parent / "worker_integration"
-MODULES = sorted(PACKAGE.glob("*.py"))
+MODULES = sorted(PACKAGE.rglob("*.py"))
 
 
 def _imports(path: Path) -> list[tuple[str, list[str]]]:
@@ -23,7 +23,7 @@ def _imports(path: Path) -> list[tuple[str, list[str]]]:
     return found
 
 
-@pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_worker_uses_only_the_public_store_api(path: Path) -> None:
     for module, names in _imports(path):
         assert not module.startswith("botocore"), module
@@ -34,7 +34,7 @@ def test_worker_uses_only_the_public_store_api(path: Path) -> None:
             assert (path.name, module) == ("demo.py", "s3store.testing"), module
 
 
-@pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_only_db_service_knows_the_keys(path: Path) -> None:
     text = path.read_text()
     if path.name != "db_service.py":

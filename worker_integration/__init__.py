@@ -22,12 +22,15 @@ from worker_integration.invocations import (
     S3Target,
     ThreadInvoker,
 )
-from worker_integration.job_completion_service import IncompleteJobError, JobCompletionService
 from worker_integration.job_record import IllegalTransitionError, JobRecord, JobStatus
 from worker_integration.models import ExecutionStep, InvalidRecordError, StepType, UsageInfo
-from worker_integration.step_processor import DependencyTimeoutError, StepProcessor
+from worker_integration.services.job_completion_service import (
+    IncompleteJobError,
+    JobCompletionService,
+)
+from worker_integration.services.step_processor import DependencyTimeoutError, StepProcessor
+from worker_integration.services.workflow_orchestrator import WorkflowOrchestrator
 from worker_integration.workflow import Workflow, WorkflowStep
-from worker_integration.workflow_orchestrator import WorkflowOrchestrator
 
 __all__ = [
     "BotoConnector",

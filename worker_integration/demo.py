@@ -40,8 +40,8 @@ from worker_integration.invocations import (
     ThreadInvoker,
 )
 from worker_integration.legacy import run_legacy_jobs
+from worker_integration.services.workflow_orchestrator import WorkflowOrchestrator
 from worker_integration.workflow import named_workflow
-from worker_integration.workflow_orchestrator import WorkflowOrchestrator
 
 __all__ = ["DEMO_WORKFLOW", "main"]
 

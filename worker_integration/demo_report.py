@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from worker_integration.invocations import InvocationReport
-from worker_integration.job_completion_service import expected_steps
 from worker_integration.models import ExecutionStep
+from worker_integration.services.job_completion_service import expected_steps
 from worker_integration.workflow import Workflow
 
 __all__ = ["Verdict", "progress_line", "steps_table", "verdict_of"]

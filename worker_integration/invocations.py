@@ -24,9 +24,9 @@ import boto3
 from s3store import JsonStore, RetryPolicy
 from worker_integration.db_service import DBService
 from worker_integration.executor import Executor
-from worker_integration.job_completion_service import JobCompletionService
 from worker_integration.models import ExecutionStep
-from worker_integration.step_processor import StepProcessor
+from worker_integration.services.job_completion_service import JobCompletionService
+from worker_integration.services.step_processor import StepProcessor
 from worker_integration.workflow import Workflow
 
 if TYPE_CHECKING:

@@ -48,10 +48,10 @@ from s3store import InvalidKeyError, JsonStore, RetryPolicy
 from worker_integration.db_service import DBService, check_id
 from worker_integration.executor import Executor
 from worker_integration.invocations import BotoConnector
-from worker_integration.job_completion_service import JobCompletionService
-from worker_integration.step_processor import StepProcessor
+from worker_integration.services.job_completion_service import JobCompletionService
+from worker_integration.services.step_processor import StepProcessor
+from worker_integration.services.workflow_orchestrator import WorkflowOrchestrator
 from worker_integration.workflow import WORKFLOWS, Workflow, named_workflow
-from worker_integration.workflow_orchestrator import WorkflowOrchestrator
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

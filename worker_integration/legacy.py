@@ -24,10 +24,6 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from worker_integration.db_service import execution_steps_key
-from worker_integration.execution_step_manager import (
-    html_generation_request,
-    workflow_step_request,
-)
 from worker_integration.executor import Executor
 from worker_integration.invocations import (
     Invocation,
@@ -36,7 +32,11 @@ from worker_integration.invocations import (
     ReportCallback,
     S3Target,
 )
-from worker_integration.step_processor import execute_step
+from worker_integration.services.execution_step_manager import (
+    html_generation_request,
+    workflow_step_request,
+)
+from worker_integration.services.step_processor import execute_step
 from worker_integration.workflow import Workflow
 
 if TYPE_CHECKING:

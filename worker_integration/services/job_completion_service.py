@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 from worker_integration.clock import Clock, iso, utc_now
 from worker_integration.db_service import DBService
-from worker_integration.execution_step_manager import html_generation_request
 from worker_integration.executor import Executor
 from worker_integration.job_record import JobRecord, JobStatus, StepIdentity
 from worker_integration.models import ExecutionStep
-from worker_integration.step_processor import check_wait, execute_step, wait_for_records
+from worker_integration.services.execution_step_manager import html_generation_request
+from worker_integration.services.step_processor import check_wait, execute_step, wait_for_records
 from worker_integration.workflow import Workflow
 
 __all__ = ["IncompleteJobError", "JobCompletionService", "expected_steps", "missing_steps"]

@@ -29,13 +29,13 @@ from worker_integration.invocations import (
     S3Target,
     StepInvocation,
 )
-from worker_integration.job_completion_service import (
+from worker_integration.job_record import JobRecord, JobStatus
+from worker_integration.services.job_completion_service import (
     IncompleteJobError,
     JobCompletionService,
     expected_steps,
 )
-from worker_integration.job_record import JobRecord, JobStatus
-from worker_integration.step_processor import StepProcessor
+from worker_integration.services.step_processor import StepProcessor
 from worker_integration.workflow import Workflow
 
 __all__ = ["JobRef", "WorkflowOrchestrator"]

@@ -19,13 +19,13 @@ from typing import Any
 from s3store import NotFoundError
 from worker_integration.clock import Clock, iso, utc_now
 from worker_integration.db_service import DBService
-from worker_integration.execution_step_manager import (
+from worker_integration.executor import Executor, StepRequest
+from worker_integration.models import ExecutionStep
+from worker_integration.services.execution_step_manager import (
     StepTiming,
     step_record,
     workflow_step_request,
 )
-from worker_integration.executor import Executor, StepRequest
-from worker_integration.models import ExecutionStep
 from worker_integration.workflow import WORKFLOW_STEP_TYPES, Workflow
 
 __all__ = ["DependencyTimeoutError", "StepProcessor", "check_wait", "execute_step",
