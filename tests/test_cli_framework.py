@@ -16,9 +16,9 @@ import pytest
 from s3store.cli import COMMAND_GROUP, Command, Context, framework
 from s3store.testing import LocalS3
 from tests.test_cli_harness import fake_aws, run, run_on
-from worker_integration.cli import AUDIT, BENCH, DEMO, STEPS
-from worker_integration.cli_context import CommandContext
-from worker_integration.cli_recover import RECOVER
+from worker_integration.tools.cli import AUDIT, BENCH, DEMO, STEPS
+from worker_integration.tools.cli_context import CommandContext
+from worker_integration.tools.cli_recover import RECOVER
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = ("probe", "get", "steps", "audit", "recover", "demo", "bench")
@@ -138,15 +138,15 @@ def _entry_point(name: str, value: str) -> EntryPoint:
 def test_a_broken_or_clashing_plugin_is_left_out_with_a_warning(
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     points = [_entry_point("broken", "no_such_module_anywhere:COMMAND"),
-              _entry_point("probe", "worker_integration.cli:STEPS"),
-              _entry_point("notacommand", "worker_integration.cli:STEPS_HEADER"),
-              _entry_point("steps", "worker_integration.cli:STEPS")]
+              _entry_point("probe", "worker_integration.tools.cli:STEPS"),
+              _entry_point("notacommand", "worker_integration.tools.cli:STEPS_HEADER"),
+              _entry_point("steps", "worker_integration.tools.cli:STEPS")]
     monkeypatch.setattr(framework, "entry_points", lambda group: points)
     result = run(capsys, "--help")
     assert result.code == 0
     assert "command 'broken' could not be loaded" in result.err
-    assert "command 'probe' from worker_integration.cli:STEPS is ignored" in result.err
-    assert "worker_integration.cli:STEPS_HEADER is not a command" in result.err
+    assert "command 'probe' from worker_integration.tools.cli:STEPS is ignored" in result.err
+    assert "worker_integration.tools.cli:STEPS_HEADER is not a command" in result.err
     assert "    steps " in result.out and "    probe " in result.out
     assert "broken" not in result.out
 

@@ -31,9 +31,9 @@ from worker_integration import (
     StepProcessor,
     ThreadInvoker,
     WorkflowOrchestrator,
-    recovery,
 )
 from worker_integration.legacy import LegacyHtmlInvocation, LegacyStepInvocation
+from worker_integration.tools import recovery
 
 WORKFLOW_IDENTITIES = [(n, "webhook" if n == 9 else "ai_generation") for n in range(1, 10)]
 RECOVERED = [*WORKFLOW_IDENTITIES, (10, "html_generation")]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from s3store import CorruptDocumentError
-from worker_integration.recovery import (
+from worker_integration.tools.recovery import (
     Found,
     HtmlMove,
     StoredVersion,

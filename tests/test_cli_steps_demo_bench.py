@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import worker_integration.cli as job_cli
+import worker_integration.tools.cli as job_cli
 from s3store.cli import main
 from s3store.testing import LocalS3
 from tests.test_cli_harness import fake_aws, run, run_on

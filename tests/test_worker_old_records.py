@@ -18,8 +18,8 @@ from s3store import JsonStore
 from s3store.testing import LocalS3
 from tests.worker_helpers import NINE_INDEPENDENT_STEPS, JobIds, db_for, put_raw, stored_json
 from worker_integration import ExecutionStep, InvalidRecordError, SimulatedExecutor, StepProcessor
-from worker_integration.audit import audit_job
-from worker_integration.job_listing import list_jobs
+from worker_integration.tools.audit import audit_job
+from worker_integration.tools.job_listing import list_jobs
 
 OLD = {"step_order": 2.0, "step_type": "ai_generation", "step_name": "Step 2",
        "output": "from the old worker", "started_at": 1733130000, "duration_ms": "1200",

@@ -11,8 +11,8 @@ import pytest
 from s3store import JsonStore, NotFoundError
 from s3store.testing import LocalS3
 from tests.hooks import act_before
-from worker_integration import recovery
 from worker_integration.db_service import execution_steps_key
+from worker_integration.tools import recovery
 
 CUSTOMER, JOB = "cust_1", "job_1"
 KEY = execution_steps_key(CUSTOMER, JOB)

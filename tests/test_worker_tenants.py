@@ -18,7 +18,7 @@ from tests.test_cli_harness import fake_aws, run_on
 from tests.worker_helpers import NINE_INDEPENDENT_STEPS, db_for, put_raw
 from worker_integration import SimulatedExecutor, WorkflowOrchestrator
 from worker_integration.db_service import execution_steps_key
-from worker_integration.job_listing import list_jobs
+from worker_integration.tools.job_listing import list_jobs
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,7 @@ They plug into s3store's command line through the `s3store.commands` entry point
 declared in `pyproject.toml`; s3store never imports this package. Each command is
 an object with `help`, `description`, `passthrough`, `configure(parser)` and
 `run(ctx, args)`; `ctx` is s3store's `Context`, seen here through `CommandContext`
-(`worker_integration.cli_context`). `recover` is in `worker_integration.cli_recover`.
+(`worker_integration.tools.cli_context`). `recover` is in `worker_integration.tools.cli_recover`.
 
 Exit status, as for every s3store command: 0 ok / clean, 1 a problem found, 2 usage
 or other errors.
@@ -21,18 +21,18 @@ from pathlib import Path
 from typing import Final
 
 from s3store import CorruptDocumentError, DocumentTooLargeError, NotFoundError
-from worker_integration.audit import FINDING_KINDS, JobAudit, audit_job
-from worker_integration.cli_context import (
+from worker_integration.db_service import execution_steps_key, parse_steps
+from worker_integration.demo_report import step_row
+from worker_integration.models import ExecutionStep
+from worker_integration.tools.audit import FINDING_KINDS, JobAudit, audit_job
+from worker_integration.tools.cli_context import (
     CommandContext,
     CommandHelp,
     Progress,
     add_workflow_option,
     workflow_of,
 )
-from worker_integration.db_service import execution_steps_key, parse_steps
-from worker_integration.demo_report import step_row
-from worker_integration.job_listing import DEFAULT_PAGE_SIZE, list_jobs
-from worker_integration.models import ExecutionStep
+from worker_integration.tools.job_listing import DEFAULT_PAGE_SIZE, list_jobs
 
 __all__ = ["AUDIT", "BENCH", "DEMO", "STEPS", "STEPS_HEADER", "project_root", "steps_rows"]
 
@@ -215,7 +215,7 @@ class DemoCommand(CommandHelp):
 
 def project_root() -> Path:
     """The directory holding this package: the project's checkout, for an editable install."""
-    return Path(__file__).resolve().parent.parent
+    return Path(__file__).resolve().parents[2]
 
 
 class BenchCommand(CommandHelp):

@@ -1,6 +1,6 @@
 """`s3store recover`: restore lost execution steps from the bucket's older object versions.
 
-See `worker_integration.recovery` for what is restored and why a live worker loses
+See `worker_integration.tools.recovery` for what is restored and why a live worker loses
 nothing. Dry run by default; `--apply` writes.
 """
 
@@ -12,16 +12,16 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from s3store import CorruptDocumentError, DocumentTooLargeError, NotFoundError
-from worker_integration.cli_context import (
+from worker_integration.db_service import execution_steps_key
+from worker_integration.tools.cli_context import (
     CommandContext,
     CommandHelp,
     Progress,
     add_workflow_option,
     workflow_of,
 )
-from worker_integration.db_service import execution_steps_key
-from worker_integration.job_listing import DEFAULT_PAGE_SIZE, list_jobs, parse_lookalike
-from worker_integration.recovery import JobRecovery, recover_job
+from worker_integration.tools.job_listing import DEFAULT_PAGE_SIZE, list_jobs, parse_lookalike
+from worker_integration.tools.recovery import JobRecovery, recover_job
 from worker_integration.workflow import Workflow
 
 __all__ = ["RECOVER", "RecoverCommand"]

@@ -38,9 +38,9 @@ from s3store import (
     NotFoundError,
 )
 from worker_integration.db_service import DBService, parse_steps
-from worker_integration.job_listing import JobRef
 from worker_integration.job_record import JobRecord, JobStatus, StepIdentity
 from worker_integration.models import ExecutionStep, StepType
+from worker_integration.tools.job_listing import JobRef
 from worker_integration.workflow import Workflow
 
 __all__ = ["FINDING_KINDS", "Finding", "FindingKind", "JobAudit", "audit_job", "audit_records",
