@@ -76,7 +76,7 @@ mutation: $(STAMP) $(MS_STAMP)
 	$(BIN)/mutmut results
 
 demo: $(STAMP)
-	$(BIN)/python -m worker_integration.demo $(ARGS)
+	$(BIN)/python -m worker_integration.demo.run $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(ARGS)

@@ -14,7 +14,7 @@ from tests.test_cli_harness import FakeTerminal, fake_aws, run_on
 from tests.worker_helpers import NINE_INDEPENDENT_STEPS, db_for
 from worker_integration import ExecutionStep, JobStatus
 from worker_integration.db_service import execution_steps_key
-from worker_integration.demo import DEMO_WORKFLOW
+from worker_integration.demo.run import DEMO_WORKFLOW
 from worker_integration.job_record import StepIdentity
 from worker_integration.tools.audit import FINDING_KINDS, audit_records, audit_steps
 from worker_integration.tools.job_listing import parse_job_key

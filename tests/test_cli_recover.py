@@ -32,7 +32,7 @@ from worker_integration import (
     ThreadInvoker,
     WorkflowOrchestrator,
 )
-from worker_integration.legacy import LegacyHtmlInvocation, LegacyStepInvocation
+from worker_integration.demo.legacy import LegacyHtmlInvocation, LegacyStepInvocation
 from worker_integration.tools import recovery
 
 WORKFLOW_IDENTITIES = [(n, "webhook" if n == 9 else "ai_generation") for n in range(1, 10)]

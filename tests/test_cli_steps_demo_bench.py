@@ -93,7 +93,7 @@ def test_demo_passes_its_arguments_on_and_its_usage_errors_back(
         capsys: pytest.CaptureFixture[str]) -> None:
     result = run(capsys, "demo", "--jobs", "0")
     assert result.code == 2
-    assert "usage: python -m worker_integration.demo" in result.err
+    assert "usage: python -m worker_integration.demo.run" in result.err
     assert "--jobs and --workers must be at least 1" in result.err
     shown = run(capsys, "demo", "--help")
     assert shown.code == 0 and "--compare" in shown.out  # the demo's own help

@@ -11,8 +11,8 @@ from s3store.testing import FaultPlan, LocalS3
 from tests.test_cli_harness import fake_aws
 from tests.worker_helpers import run_demo
 from worker_integration import ExecutionStep, InvocationReport, ProcessInvoker, UsageInfo
-from worker_integration.demo import DEMO_WORKFLOW, main
-from worker_integration.demo_report import progress_line, steps_table, verdict_of
+from worker_integration.demo.report import progress_line, steps_table, verdict_of
+from worker_integration.demo.run import DEMO_WORKFLOW, main
 
 
 def _complete() -> list[ExecutionStep]:

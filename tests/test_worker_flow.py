@@ -33,8 +33,8 @@ from worker_integration import (
     WorkflowOrchestrator,
     WorkflowStep,
 )
-from worker_integration.demo_report import verdict_of
-from worker_integration.legacy import LegacyHtmlInvocation, LegacyStepInvocation
+from worker_integration.demo.legacy import LegacyHtmlInvocation, LegacyStepInvocation
+from worker_integration.demo.report import verdict_of
 from worker_integration.services.execution_step_manager import (
     form_submission_record,
     workflow_step_request,

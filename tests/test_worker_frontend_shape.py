@@ -21,7 +21,7 @@ from worker_integration import (
     WorkflowOrchestrator,
 )
 from worker_integration.db_service import upsert_step
-from worker_integration.demo import DEMO_WORKFLOW
+from worker_integration.demo.run import DEMO_WORKFLOW
 
 # What the frontend reads of a step (the report's "Expected Behavior"), and of its usage.
 FRONTEND_FIELDS = ("step_order", "step_type", "duration_ms", "usage_info", "artifact_id",

@@ -24,7 +24,7 @@ from worker_integration import (
     StepRequest,
     StepResult,
 )
-from worker_integration.demo import DEMO_WORKFLOW
+from worker_integration.demo.run import DEMO_WORKFLOW
 from worker_integration.lambda_handler import (
     Handlers,
     InvalidEventError,

@@ -22,8 +22,8 @@ from worker_integration import (
     SimulatedExecutor,
     WorkflowOrchestrator,
 )
-from worker_integration.demo_report import verdict_of
-from worker_integration.legacy import run_legacy_jobs
+from worker_integration.demo.legacy import run_legacy_jobs
+from worker_integration.demo.report import verdict_of
 
 JOBS = 6
 EXECUTOR = SimulatedExecutor(delay=0.1)

@@ -31,9 +31,9 @@ from worker_integration import (
     SimulatedExecutor,
     ThreadInvoker,
 )
-from worker_integration.demo_report import verdict_of
+from worker_integration.demo.legacy import LegacyStepInvocation
+from worker_integration.demo.report import verdict_of
 from worker_integration.invocations import HtmlInvocation, Invocation, StepInvocation
-from worker_integration.legacy import LegacyStepInvocation
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ from worker_integration import (
     WorkflowStep,
 )
 from worker_integration.db_service import execution_steps_key, job_key
-from worker_integration.demo import main
+from worker_integration.demo.run import main
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

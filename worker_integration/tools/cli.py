@@ -22,7 +22,7 @@ from typing import Final
 
 from s3store import CorruptDocumentError, DocumentTooLargeError, NotFoundError
 from worker_integration.db_service import execution_steps_key, parse_steps
-from worker_integration.demo_report import step_row
+from worker_integration.demo.report import step_row
 from worker_integration.models import ExecutionStep
 from worker_integration.tools.audit import FINDING_KINDS, JobAudit, audit_job
 from worker_integration.tools.cli_context import (
@@ -189,7 +189,7 @@ def _audit_summary(ctx: CommandContext, args: argparse.Namespace, results: Seque
 class DemoCommand(CommandHelp):
     """`s3store demo [ARGS...]`: the incident replayed, as `make demo` runs it.
 
-    Runs `python -m worker_integration.demo ARGS` in this process: a job's nine steps as
+    Runs `python -m worker_integration.demo.run ARGS` in this process: a job's nine steps as
     independent invocations on an embedded local S3, then html_generation; --compare
     also runs the old code path. `s3store demo --help` shows the demo's own options.
     A global --bucket / --endpoint-url (given before `demo`) is passed on.
@@ -203,7 +203,7 @@ class DemoCommand(CommandHelp):
 
     def run(self, ctx: CommandContext, args: argparse.Namespace) -> int:
         """Run the demo with the arguments given; its exit status."""
-        from worker_integration import demo  # noqa: PLC0415 - only this command needs it
+        from worker_integration.demo import run as demo  # noqa: PLC0415 - only this command needs it
 
         forwarded = []
         for option in ("endpoint_url", "bucket"):

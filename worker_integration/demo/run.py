@@ -1,4 +1,4 @@
-"""The incident, replayed: `python -m worker_integration.demo` (or `make demo`).
+"""The incident, replayed: `python -m worker_integration.demo.run` (or `make demo`).
 
 Runs a job of 9 workflow steps, each as an independent invocation (a spawned
 process by default, `--threads` for threads) sharing nothing but S3, then
@@ -29,7 +29,8 @@ from typing import TextIO
 from s3store import JsonStore, RetryPolicy
 from s3store.testing import FaultPlan, LocalS3, connect
 from worker_integration.db_service import DBService, execution_steps_key
-from worker_integration.demo_report import Verdict, progress_line, steps_table, verdict_of
+from worker_integration.demo.legacy import run_legacy_jobs
+from worker_integration.demo.report import Verdict, progress_line, steps_table, verdict_of
 from worker_integration.executor import SimulatedExecutor
 from worker_integration.invocations import (
     BotoConnector,
@@ -39,7 +40,6 @@ from worker_integration.invocations import (
     S3Target,
     ThreadInvoker,
 )
-from worker_integration.legacy import run_legacy_jobs
 from worker_integration.services.workflow_orchestrator import WorkflowOrchestrator
 from worker_integration.workflow import named_workflow
 
@@ -52,7 +52,7 @@ DEMO_WORKFLOW = named_workflow("demo")
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m worker_integration.demo",
+    parser = argparse.ArgumentParser(prog="python -m worker_integration.demo.run",
                                      description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--jobs", type=int, default=1, help="jobs to run at once (default 1)")
     parser.add_argument("--compare", action="store_true",
