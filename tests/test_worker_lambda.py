@@ -151,6 +151,32 @@ def test_without_fan_in_the_orchestrator_runs_html_and_the_gate_holds(
         list(range(1, 11)))
 
 
+def test_without_waiting_a_step_whose_dependencies_are_missing_returns_at_once(
+        local_s3: LocalS3, workflows: Path) -> None:
+    """`"wait": false`: no billed idle time. The step is neither claimed nor run until
+    its dependencies are recorded; then it runs as usual."""
+    ids = JobIds.fresh()
+    executor = Counting()
+    handlers = _handlers(local_s3, workflows, executor, sleep=_never_sleeps)
+    handlers.start(_event(ids), FakeContext())
+    offer_angle = _event(ids, step_index=3, wait=False)  # depends on steps 0 and 2
+    handlers.step(_event(ids, step_index=0), FakeContext())
+    writes = [r for r in local_s3.requests if r.method == "PUT"]
+    assert handlers.step(offer_angle, FakeContext()) == {
+        "customer_id": ids.c, "job_id": ids.j, "step_order": 4,
+        "status": "dependencies_not_recorded", "missing": [3]}
+    assert [r for r in local_s3.requests if r.method == "PUT"] == writes  # nothing written
+    assert "4" not in db_for(local_s3).get_job(ids.c, ids.j).attempts
+    handlers.step(_event(ids, step_index=2), FakeContext())
+    done = handlers.step(offer_angle, FakeContext())
+    assert (done["status"], done["success"], done["attempt"]) == ("recorded", True, 1)
+    assert executor.runs == {1: 1, 3: 1, 4: 1}
+
+
+def _never_sleeps(seconds: float) -> None:
+    raise AssertionError(f"a handler slept {seconds}s")
+
+
 BAD_EVENTS: dict[str, tuple[Any, str]] = {
     "not-an-object": (["cust"], "event"),
     "unknown-field": ({"customer_id": "c", "job_id": "j", "workflow": "nine",
@@ -174,6 +200,8 @@ BAD_EVENTS: dict[str, tuple[Any, str]] = {
                           "step_index": 0, "attempt_id": ""}, "attempt_id"),
     "fan-in-a-string": ({"customer_id": "c", "job_id": "j", "workflow": "nine",
                          "step_index": 0, "fan_in": "no"}, "fan_in"),
+    "wait-a-number": ({"customer_id": "c", "job_id": "j", "workflow": "nine",
+                       "step_index": 0, "wait": 0}, "wait"),
 }
 
 

@@ -7,7 +7,8 @@ carries the workflow itself:
     {"customer_id": "cust_1", "job_id": "job_42", "workflow": "demo",
      "step_index": 0,                 # step events only: the 0-based workflow step
      "attempt_id": "req-123",         # optional: default, the invocation's request id
-     "fan_in": true}                  # step events only, optional (default true)
+     "fan_in": true,                  # step events only, optional (default true)
+     "wait": true}                    # step events only, optional (default true)
 
 - `start`: creates the job record if there is none, with what the complete job holds
   (`expected_steps`), and marks it processing. Safe to deliver twice.
@@ -17,7 +18,11 @@ carries the workflow itself:
   the invocation that sees it runs `html_generation` and finalises the job (`fan_in`);
   with `"fan_in": false` the caller's orchestrator (Step Functions) invokes `html` itself.
   Two steps finishing together may both run the page: its record has one slot, so the
-  job still holds exactly one.
+  job still holds exactly one. With `"wait": false` a step whose dependencies are not
+  all recorded does not wait for them (billed idle time): it returns
+  `{"status": "dependencies_not_recorded", "missing": [...]}` at once, having claimed
+  and written nothing, for the orchestrator to invoke it again later (a Step Functions
+  `Retry`, or a `Wait` state).
 - `html`: `html_generation` (waiting for the workflow's steps), then finalisation, which
   completes the job only if every expected record is stored.
 
@@ -49,7 +54,11 @@ from worker_integration.db_service import DBService, check_id
 from worker_integration.executor import Executor
 from worker_integration.invocations import BotoConnector
 from worker_integration.services.job_completion_service import JobCompletionService
-from worker_integration.services.step_processor import StepProcessor
+from worker_integration.services.step_processor import (
+    DependencyTimeoutError,
+    StepProcessor,
+    wait_for_records,
+)
 from worker_integration.services.workflow_orchestrator import WorkflowOrchestrator
 from worker_integration.workflow import WORKFLOWS, Workflow, named_workflow
 
@@ -64,7 +73,7 @@ DEFAULT_SAFETY_MARGIN: Final = 2.0
 request in flight to end."""
 
 _FIELDS: Final = frozenset({"customer_id", "job_id", "workflow", "step_index", "attempt_id",
-                            "fan_in"})
+                            "fan_in", "wait"})
 
 
 class LambdaContext(Protocol):
@@ -95,7 +104,8 @@ class InvocationTimeError(RuntimeError):
 @dataclass(frozen=True)
 class StepEvent:
     """A parsed event: the job, the workflow's name, the step (None for start and html),
-    the attempt id given (None: the request id), and whether a step may fan in."""
+    the attempt id given (None: the request id), whether a step may fan in, and whether
+    it waits for its dependencies."""
 
     customer_id: str
     job_id: str
@@ -103,6 +113,7 @@ class StepEvent:
     step_index: int | None = None
     attempt_id: str | None = None
     fan_in: bool = True
+    wait: bool = True
 
     @classmethod
     def parse(cls, event: Any, *, step: bool) -> StepEvent:
@@ -129,11 +140,13 @@ class StepEvent:
         attempt_id = event.get("attempt_id")
         if attempt_id is not None and (not isinstance(attempt_id, str) or not attempt_id):
             raise InvalidEventError("must be a non-empty string", field="attempt_id")
-        fan_in = event.get("fan_in", True)
-        if not isinstance(fan_in, bool) or (not step and "fan_in" in event):
-            raise InvalidEventError("a step event's boolean", field="fan_in")
+        flags = {}
+        for name in ("fan_in", "wait"):
+            flags[name] = event.get(name, True)
+            if not isinstance(flags[name], bool) or (not step and name in event):
+                raise InvalidEventError("a step event's boolean", field=name)
         return cls(event["customer_id"], event["job_id"], event["workflow"], index,
-                   attempt_id, fan_in)
+                   attempt_id, **flags)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -184,6 +197,15 @@ class Handlers:
                                     f"{len(workflow.steps)} steps", field="step_index")
         wait = self._budget(context)
         db = DBService(self.store_for(context))
+        if not parsed.wait:
+            try:  # looked at once: a dependency not recorded is not waited for
+                wait_for_records(db, parsed.customer_id, parsed.job_id,
+                                 workflow.dependency_orders(parsed.step_index),
+                                 timeout=0.0, poll_interval=1.0)
+            except DependencyTimeoutError as exc:
+                return {"customer_id": parsed.customer_id, "job_id": parsed.job_id,
+                        "step_order": workflow.step_order(parsed.step_index),
+                        "status": "dependencies_not_recorded", "missing": sorted(exc.missing)}
         record = StepProcessor(db=db, executor=self.executor, dependency_timeout=wait,
                                sleep=self.sleep).process_step(
             parsed.customer_id, parsed.job_id, workflow, parsed.step_index,
@@ -194,7 +216,7 @@ class Handlers:
                     if s.step_order in orders}
         result: dict[str, Any] = {
             "customer_id": parsed.customer_id, "job_id": parsed.job_id,
-            "step_order": record.step_order, "success": record.success,
+            "step_order": record.step_order, "status": "recorded", "success": record.success,
             "attempt": record.attempt, "attempt_id": record.attempt_id,
             "all_steps_recorded": recorded == orders, "job_status": None}
         if recorded == orders and parsed.fan_in:
