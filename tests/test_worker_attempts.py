@@ -205,3 +205,26 @@ def test_a_success_counts_for_its_dependents_while_a_duplicate_is_still_running(
     assert consumer.success and consumer.input["context_orders"] == [1]
     assert db.get_job(ids.c, ids.j).attempts == {"1": 2, "2": 1}
     assert db.get_execution_steps(ids.c, ids.j)[0].attempt == 1  # the first success stays
+
+
+def test_a_success_is_final_and_a_failure_provisional_whatever_lands_first() -> None:
+    """Two deliveries at once: attempt 2 fails fast, attempt 1 succeeds slowly. The
+    success stays in either order of the writes (it used to depend on which landed)."""
+    slow_success = ExecutionStep(step_order=1, step_type="ai_generation", output="ok",
+                                 attempt=1)
+    fast_failure = ExecutionStep(step_order=1, step_type="ai_generation", success=False,
+                                 error="rate limited", attempt=2)
+    for first, second in ((fast_failure, slow_success), (slow_success, fast_failure)):
+        [stored] = upsert_step(upsert_step([], first, key="k"), second, key="k")
+        assert (stored["success"], stored["attempt"]) == (True, 1)
+
+
+def test_a_later_page_replaces_an_earlier_one_even_a_success() -> None:
+    """A page's later attempt read the steps later: it is built from at least as much.
+    An earlier attempt's page, landing late, never replaces it."""
+    early = ExecutionStep(step_order=10, step_type="html_generation", output="from [2]",
+                          attempt=1)
+    late = ExecutionStep(step_order=10, step_type="html_generation", output="from [1, 2]",
+                         attempt=2)
+    assert upsert_step([early.to_dict()], late, key="k")[0]["output"] == "from [1, 2]"
+    assert upsert_step([late.to_dict()], early, key="k")[0]["output"] == "from [1, 2]"

@@ -106,3 +106,13 @@ def test_a_record_without_a_cost_is_left_without_one() -> None:
     [written] = [r for r in upsert_step([_old_record(1, "0.01")], step, key="k")
                  if r["step_order"] == 3]
     assert written["usage_info"] is None
+
+
+def test_the_record_replaced_does_not_keep_the_array_mixed() -> None:
+    """Only the record being replaced has a number: the new one follows the others."""
+    usage = UsageInfo(model="m", input_tokens=1, output_tokens=1, cost_usd=0.25)
+    step = ExecutionStep(step_order=2, step_type="ai_generation", usage_info=usage)
+    records = upsert_step([_old_record(1, "0.0123"), _old_record(2, 0.1)], step, key="k")
+    assert _costs(records) == ["0.0123", "0.25"]
+    alone = upsert_step([_old_record(2, "0.1")], step, key="k")  # an edit of an old record
+    assert _costs(alone) == ["0.25"]

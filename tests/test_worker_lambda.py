@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -13,22 +14,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import tenacity
 
-from s3store import RetryPolicy
+from s3store import NotFoundError, RetryPolicy
 from s3store.testing import LocalS3
 from tests.worker_helpers import NINE_INDEPENDENT_STEPS, JobIds, db_for, stored_json
 from worker_integration import (
     DependencyTimeoutError,
+    ExecutionStep,
     JobStatus,
     SimulatedExecutor,
     StepRequest,
     StepResult,
+    Workflow,
+    WorkflowStep,
 )
 from worker_integration.demo.run import DEMO_WORKFLOW
 from worker_integration.lambda_handler import (
     Handlers,
     InvalidEventError,
     InvocationTimeError,
+    _Until,
 )
 
 _IDS = itertools.count(1)
@@ -228,8 +234,6 @@ def test_start_and_html_events_take_no_step_index(local_s3: LocalS3, workflows: 
 def test_the_time_left_is_the_stores_deadline_and_too_little_starts_nothing(
         local_s3: LocalS3, workflows: Path) -> None:
     handlers = _handlers(local_s3, workflows, safety_margin=2.0)
-    assert handlers.store_for(FakeContext(remaining_ms=12_500)).retry.deadline == 10.5
-    assert handlers.store_for(FakeContext(remaining_ms=900_000)).retry.deadline == 60.0
     ids = JobIds.fresh()
     before = len(local_s3.requests)
     with pytest.raises(InvocationTimeError):
@@ -244,3 +248,161 @@ def test_from_environment_needs_a_bucket(tmp_path: Path) -> None:
         "S3STORE_BUCKET": "b", "WORKER_WORKFLOWS": str(tmp_path),
         "AWS_DEFAULT_REGION": "us-east-1"})
     assert (handlers.bucket, handlers.workflows) == ("b", tmp_path)
+
+
+# -- found by review: at-least-once delivery of the fan-in and of start -------------------
+
+TWO = Workflow.of([WorkflowStep(name="A", model="m"), WorkflowStep(name="B", model="m")])
+
+
+@dataclass
+class FirstAFailsFirstPageHeld:
+    """Step A fails once; the first page is held inside its work until `release`."""
+
+    inner: SimulatedExecutor = field(default_factory=SimulatedExecutor)
+    entered: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+    a_runs: int = 0
+    pages: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run(self, request: StepRequest) -> StepResult:
+        with self.lock:
+            if request.step_name == "A":
+                self.a_runs += 1
+                if self.a_runs == 1:
+                    raise RuntimeError("transient model error")
+            first_page = request.step_type == "html_generation" and self.pages == 0
+            self.pages += request.step_type == "html_generation"
+        if first_page:
+            self.entered.set()
+            assert self.release.wait(10)
+        return self.inner.run(request)
+
+
+@pytest.fixture
+def two(workflows: Path) -> Path:
+    (workflows / "two.json").write_text(json.dumps(TWO.to_definition()))
+    return workflows
+
+
+def test_a_slow_fan_in_never_replaces_the_page_of_a_later_one(local_s3: LocalS3,
+                                                               two: Path) -> None:
+    """B's fan-in builds the page while A has failed; A's retry succeeds and its own fan-in
+    writes the page with A. B's page, landing last, used to replace it: the completed
+    job's page left out a step that succeeded. The later attempt's page stays."""
+    ids = JobIds.fresh()
+    executor = FirstAFailsFirstPageHeld()
+    handlers = _handlers(local_s3, two, executor)
+    handlers.start(_event(ids, "two"), FakeContext())
+    assert not handlers.step(_event(ids, "two", step_index=0), FakeContext())["success"]
+    slow: list[dict[str, Any]] = []
+    thread = threading.Thread(target=lambda: slow.append(
+        handlers.step(_event(ids, "two", step_index=1), FakeContext())))
+    thread.start()
+    assert executor.entered.wait(10)  # B's fan-in is building its page, A failed
+    retry = handlers.step(_event(ids, "two", step_index=0), FakeContext())
+    assert (retry["success"], retry["job_status"]) == (True, "completed")
+    executor.release.set()
+    thread.join(10)
+    page = db_for(local_s3).get_execution_steps(ids.c, ids.j)[-1]
+    assert page.step_type == "html_generation"
+    assert page.input["context_orders"] == [1, 2]
+    assert slow[0]["job_status"] == "completed"
+
+
+def test_a_delivery_after_completion_runs_nothing(local_s3: LocalS3, workflows: Path) -> None:
+    ids = JobIds.fresh()
+    executor = Counting()
+    handlers = _handlers(local_s3, workflows, executor)
+    handlers.start(_event(ids, "nine"), FakeContext())
+    for index in range(9):
+        handlers.step(_event(ids, "nine", step_index=index), FakeContext())
+    assert executor.runs[10] == 1
+    job = db_for(local_s3).get_job(ids.c, ids.j)
+    body = stored_json(local_s3, ids.steps_key)
+    late = [handlers.step(_event(ids, "nine", step_index=8), FakeContext()),
+            handlers.html(_event(ids, "nine"), FakeContext()),
+            handlers.start(_event(ids, "nine"), FakeContext())]  # a late start too
+    assert [r.get("job_status", r.get("status")) for r in late] == ["completed"] * 3
+    assert executor.runs[10] == 1  # the page was not generated again
+    assert stored_json(local_s3, ids.steps_key) == body
+    assert db_for(local_s3).get_job(ids.c, ids.j) == job
+
+
+def test_the_fan_in_uses_the_rule_of_the_pages_wait(local_s3: LocalS3, two: Path) -> None:
+    """A failed step whose rerun has claimed a newer attempt, or a record of another type
+    at a step's order, is not "recorded": the last step does not fan in (it used to, and
+    then idled its whole time waiting for the page's dependencies)."""
+    ids = JobIds.fresh()
+    handlers = _handlers(local_s3, two, FirstAFailsFirstPageHeld(), sleep=_never_sleeps)
+    db = db_for(local_s3)
+    handlers.start(_event(ids, "two"), FakeContext())
+    handlers.step(_event(ids, "two", step_index=0), FakeContext())  # A fails
+    db.claim_attempt(ids.c, ids.j, 1)  # its rerun is in flight
+    result = handlers.step(_event(ids, "two", step_index=1), FakeContext())
+    assert (result["all_steps_recorded"], result["job_status"]) == (False, None)
+
+    other = JobIds.fresh()
+    handlers.start(_event(other, "two"), FakeContext())
+    db.record_execution_step(other.c, other.j, ExecutionStep(
+        step_order=1, step_type="html_generation", output="<html/>"))  # the incident's
+    result = handlers.step(_event(other, "two", step_index=1), FakeContext())
+    assert (result["all_steps_recorded"], result["job_status"]) == (False, None)
+
+
+def test_a_job_started_before_expected_steps_is_finalised_with_the_events_workflow(
+        local_s3: LocalS3, workflows: Path) -> None:
+    ids = JobIds.fresh()
+    db = db_for(local_s3)
+    db.create_job(ids.c, ids.j)  # a record without expected_steps
+    db.set_job_status(ids.c, ids.j, JobStatus.PROCESSING)
+    handlers = _handlers(local_s3, workflows)
+    results = [handlers.step(_event(ids, "nine", step_index=i), FakeContext())
+               for i in range(9)]
+    assert results[-1]["job_status"] == "completed"
+
+
+def test_an_event_naming_another_workflow_than_the_jobs_is_refused(
+        local_s3: LocalS3, two: Path) -> None:
+    """A definition redeployed mid-job, a misrouted event: its records would be the
+    incident's shape (html at another order). Refused, nothing written."""
+    ids = JobIds.fresh()
+    handlers = _handlers(local_s3, two)
+    handlers.start(_event(ids, "nine"), FakeContext())
+    for handler, event in ((handlers.step, _event(ids, "two", step_index=0)),
+                           (handlers.html, _event(ids, "two"))):
+        with pytest.raises(InvalidEventError) as caught:
+            handler(event, FakeContext())
+        assert caught.value.field == "workflow"
+    assert db_for(local_s3).get_execution_steps(ids.c, ids.j) == []
+
+
+def test_a_step_of_a_job_never_started_is_refused_before_it_runs(
+        local_s3: LocalS3, workflows: Path) -> None:
+    executor = Counting()
+    with pytest.raises(NotFoundError):
+        _handlers(local_s3, workflows, executor).step(
+            _event(JobIds.fresh(), "nine", step_index=0), FakeContext())
+    assert executor.runs == {}
+
+
+def test_every_store_call_of_an_invocation_stops_at_its_end() -> None:
+    """One deadline for the invocation, not one per call: a policy whose end has passed
+    makes one attempt, however many it allows and however long its own deadline."""
+    calls: list[int] = []
+
+    def always_conflicts() -> None:
+        calls.append(1)
+        raise ValueError("conflict")
+
+    policy = _Until(RetryPolicy(max_attempts=100, base_delay=0.0, max_delay=0.0,
+                                deadline=60.0), time.monotonic() - 1.0)
+    with pytest.raises(tenacity.RetryError):
+        policy.retrying(ValueError)(always_conflicts)
+    assert len(calls) == 1
+    later = _Until(RetryPolicy(max_attempts=3, base_delay=0.0, max_delay=0.0),
+                   time.monotonic() + 3600)
+    with pytest.raises(tenacity.RetryError):
+        later.retrying(ValueError)(always_conflicts)
+    assert len(calls) == 4  # the policy's own limits still hold

@@ -34,7 +34,7 @@ from s3store import (
 )
 from worker_integration.clock import iso, utc_now
 from worker_integration.job_record import JobRecord, JobStatus, StepIdentity
-from worker_integration.models import ExecutionStep, InvalidRecordError
+from worker_integration.models import ExecutionStep, InvalidRecordError, StepType
 
 __all__ = [
     "DBService",
@@ -145,13 +145,19 @@ def _in_the_arrays_cost_type(record: dict[str, Any],
                              others: list[dict[str, Any]]) -> dict[str, Any]:
     """`record` with its `usage_info.cost_usd` written as the array's other records hold
     theirs: a decimal string if every other cost in the array is one (an old writer's
-    convention), so that a reader summing the column never meets two types; else the
-    number."""
+    convention; the record it replaces counts only when no other has a cost), so that a
+    reader summing the column never meets two types; else the number."""
     usage = record.get("usage_info")
     if not isinstance(usage, dict) or not isinstance(usage.get("cost_usd"), float | int):
         return record
-    costs = [other["usage_info"]["cost_usd"] for other in others
-             if isinstance(other.get("usage_info"), dict) and "cost_usd" in other["usage_info"]]
+    identity = (record["step_order"], record["step_type"])
+    by_replaced: list[Any] = []
+    costs: list[Any] = []
+    for other in others:
+        if isinstance(other.get("usage_info"), dict) and "cost_usd" in other["usage_info"]:
+            same = (other["step_order"], other["step_type"]) == identity
+            (by_replaced if same else costs).append(other["usage_info"]["cost_usd"])
+    costs = costs or by_replaced  # the record replaced counts only when it is alone
     if not costs or not all(isinstance(cost, str) for cost in costs):
         return record
     text = format(Decimal(repr(float(usage["cost_usd"]))), "f")
@@ -162,16 +168,27 @@ def stays_against(stored: dict[str, Any], step: ExecutionStep) -> bool:
     """Whether the `stored` record of `step`'s identity stays when `step` is recorded.
 
     A record without an attempt number (an old writer, an edit) replaces, as always.
-    One with attempt *n* does not replace a record of a later attempt (a late first
-    delivery never overwrites its retry), nor a successful record of an earlier one
-    (a duplicate delivery: the success the step's consumers may already have read
-    stays). A record of the same attempt replaces (the same invocation again).
+    Otherwise a success is final and a failure provisional: a success replaces a failure
+    of any attempt, and a failure never replaces a success. Among records that both
+    succeeded or both failed, a later attempt replaces an earlier one, and an earlier one
+    never replaces a later one (a late first delivery never overwrites its retry) — but
+    a successful workflow step is not replaced by a later success either (a duplicate
+    delivery: the success the step's consumers may already have read stays). An
+    `html_generation` is: its later attempt read the steps later, so its page is built
+    from at least as much. A record of the same attempt replaces (the same invocation
+    again).
     """
     if step.attempt is None:
         return False
     held = stored.get("attempt")
     held = held if isinstance(held, int) and not isinstance(held, bool) else 0
-    return held > step.attempt or (held < step.attempt and stored.get("success") is True)
+    stored_success = stored.get("success") is True
+    if stored_success != step.success:
+        return stored_success  # a success is final, a failure provisional
+    if held > step.attempt:
+        return True
+    page = step.step_type == StepType.HTML_GENERATION.value
+    return held < step.attempt and stored_success and not page
 
 
 def edit_step(current: Any, *, step_order: int, step_type: str,

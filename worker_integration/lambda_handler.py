@@ -11,14 +11,20 @@ carries the workflow itself:
      "wait": true}                    # step events only, optional (default true)
 
 - `start`: creates the job record if there is none, with what the complete job holds
-  (`expected_steps`), and marks it processing. Safe to deliver twice.
+  (`expected_steps`), and marks it processing. Safe to deliver twice, and late: a job
+  already finished is left as it is, and one whose steps all came first fans in.
 - `step`: runs workflow step `step_index` as one attempt (`StepProcessor.process_step`:
   a duplicate delivery of a recorded step does not run again; a late older attempt never
   replaces a newer one). Then the completion gate: when every workflow step is recorded,
   the invocation that sees it runs `html_generation` and finalises the job (`fan_in`);
   with `"fan_in": false` the caller's orchestrator (Step Functions) invokes `html` itself.
-  Two steps finishing together may both run the page: its record has one slot, so the
-  job still holds exactly one. With `"wait": false` a step whose dependencies are not
+  Two steps finishing together may both run the page: its record has one slot, and the
+  page of the later attempt stays (it read the steps later), so the job holds exactly
+  one, built from every step. A job that is not processing is not fanned in (completed
+  or failed: nothing runs again; pending: its `start` fans in). A step or html event
+  whose workflow is not the one the job was started with (its expected steps differ) is
+  refused, and a step of a job without a record is refused (`NotFoundError`) before
+  anything runs. With `"wait": false` a step whose dependencies are not
   all recorded does not wait for them (billed idle time): it returns
   `{"status": "dependencies_not_recorded", "missing": [...]}` at once, having claimed
   and written nothing, for the orchestrator to invoke it again later (a Step Functions
@@ -27,8 +33,10 @@ carries the workflow itself:
   completes the job only if every expected record is stored.
 
 The remaining time of the invocation (`context.get_remaining_time_in_millis()`), less a
-safety margin, is both the store's retry deadline and the longest a step waits for its
-dependencies: a handler gives up (typed error) before Lambda kills it mid-write. An
+safety margin, is one deadline for every store call of the invocation (not one per call),
+and a dependency wait takes at most half of the time left (`wait_share`), so that the
+step's work and its writes keep the rest: a handler gives up (typed error) before Lambda
+kills it mid-write. An
 invocation with less time left than the margin raises `InvocationTimeError` before any
 request. A bad event raises `InvalidEventError` naming the field, before any request.
 Each handler returns a JSON-ready dict that says what it did.
@@ -45,7 +53,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -53,6 +61,7 @@ from s3store import InvalidKeyError, JsonStore, RetryPolicy
 from worker_integration.db_service import DBService, check_id
 from worker_integration.executor import Executor
 from worker_integration.invocations import BotoConnector
+from worker_integration.job_record import IllegalTransitionError, JobStatus
 from worker_integration.services.job_completion_service import JobCompletionService
 from worker_integration.services.step_processor import (
     DependencyTimeoutError,
@@ -155,7 +164,8 @@ class Handlers:
 
     `workflows` is where named workflows are defined (`{name}.json`); `safety_margin`
     the seconds kept back from each invocation's remaining time; `retry` the store's
-    policy (its deadline capped by the time left); `sleep` how dependency waits sleep.
+    policy (every call also stops at the invocation's end); `wait_share` the part of the
+    time left a dependency wait may take; `sleep` how dependency waits sleep.
     """
 
     client: S3Client
@@ -164,6 +174,7 @@ class Handlers:
     workflows: Path = WORKFLOWS
     safety_margin: float = DEFAULT_SAFETY_MARGIN
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    wait_share: float = 0.5
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
 
     @classmethod
@@ -179,13 +190,20 @@ class Handlers:
                    workflows=Path(environ.get("WORKER_WORKFLOWS") or WORKFLOWS))
 
     def start(self, event: Any, context: LambdaContext) -> dict[str, Any]:
-        """Create (if needed) and start the job the event names."""
+        """Create (if needed) and start the job the event names. A job already finished
+        is left as it is; one whose steps are all recorded (they came first) fans in."""
         parsed, workflow = self._parse(event, step=False)
-        db = DBService(self.store_for(context))
-        job = WorkflowOrchestrator(db=db, executor=self.executor).start_job(
-            parsed.customer_id, parsed.job_id, workflow)
-        return {"customer_id": job.customer_id, "job_id": job.job_id,
-                "status": job.status.value,
+        end = self._end(context)
+        db = DBService(self.store_until(end))
+        try:
+            job = WorkflowOrchestrator(db=db, executor=self.executor).start_job(
+                parsed.customer_id, parsed.job_id, workflow)
+        except IllegalTransitionError:  # a late duplicate of a start: the job is done
+            job = db.get_job(parsed.customer_id, parsed.job_id)
+        status = job.status.value
+        if job.status is JobStatus.PROCESSING and self._all_recorded(db, parsed, workflow):
+            status = self._complete(db, parsed, workflow, end)
+        return {"customer_id": job.customer_id, "job_id": job.job_id, "status": status,
                 "expected_steps": len(job.expected_steps or ())}
 
     def step(self, event: Any, context: LambdaContext) -> dict[str, Any]:
@@ -195,8 +213,9 @@ class Handlers:
         if parsed.step_index >= len(workflow.steps):
             raise InvalidEventError(f"workflow {parsed.workflow!r} has "
                                     f"{len(workflow.steps)} steps", field="step_index")
-        wait = self._budget(context)
-        db = DBService(self.store_for(context))
+        end = self._end(context)
+        db = DBService(self.store_until(end))
+        self._check_job(db, parsed, workflow)
         if not parsed.wait:
             try:  # looked at once: a dependency not recorded is not waited for
                 wait_for_records(db, parsed.customer_id, parsed.job_id,
@@ -206,28 +225,27 @@ class Handlers:
                 return {"customer_id": parsed.customer_id, "job_id": parsed.job_id,
                         "step_order": workflow.step_order(parsed.step_index),
                         "status": "dependencies_not_recorded", "missing": sorted(exc.missing)}
-        record = StepProcessor(db=db, executor=self.executor, dependency_timeout=wait,
+        record = StepProcessor(db=db, executor=self.executor,
+                               dependency_timeout=self._wait_budget(end),
                                sleep=self.sleep).process_step(
             parsed.customer_id, parsed.job_id, workflow, parsed.step_index,
             attempt_id=parsed.attempt_id or context.aws_request_id)
-        orders = {workflow.step_order(i) for i in range(len(workflow.steps))}
-        recorded = {s.step_order for s in db.get_execution_steps(parsed.customer_id,
-                                                                 parsed.job_id)
-                    if s.step_order in orders}
+        complete = self._all_recorded(db, parsed, workflow)
         result: dict[str, Any] = {
             "customer_id": parsed.customer_id, "job_id": parsed.job_id,
             "step_order": record.step_order, "status": "recorded", "success": record.success,
             "attempt": record.attempt, "attempt_id": record.attempt_id,
-            "all_steps_recorded": recorded == orders, "job_status": None}
-        if recorded == orders and parsed.fan_in:
-            result["job_status"] = self._complete(db, parsed, workflow, context)
+            "all_steps_recorded": complete, "job_status": None}
+        if complete and parsed.fan_in:
+            result["job_status"] = self._complete(db, parsed, workflow, end)
         return result
 
     def html(self, event: Any, context: LambdaContext) -> dict[str, Any]:
         """Generate the job's page and finalise it (the orchestrator's fan-in)."""
         parsed, workflow = self._parse(event, step=False)
-        db = DBService(self.store_for(context))
-        status = self._complete(db, parsed, workflow, context)
+        end = self._end(context)
+        db = DBService(self.store_until(end))
+        status = self._complete(db, parsed, workflow, end)
         return {"customer_id": parsed.customer_id, "job_id": parsed.job_id,
                 "job_status": status}
 
@@ -240,27 +258,83 @@ class Handlers:
         except ValueError as exc:
             raise InvalidEventError(str(exc), field="workflow") from None
 
-    def _budget(self, context: LambdaContext) -> float:
-        """Seconds this invocation may still spend. Raises `InvocationTimeError`."""
+    def _end(self, context: LambdaContext) -> float:
+        """When (`time.monotonic()`) this invocation must be done: its remaining time less
+        the safety margin. Raises `InvocationTimeError` if that is already past."""
         left = context.get_remaining_time_in_millis() / 1000 - self.safety_margin
         if left <= 0:
             raise InvocationTimeError(
                 f"{context.get_remaining_time_in_millis()} ms left, less than the "
                 f"{self.safety_margin} s safety margin: not started")
-        return left
+        return time.monotonic() + left
 
-    def store_for(self, context: LambdaContext) -> JsonStore:
-        """A store for one invocation: the handlers' retry policy, its deadline capped by
-        the time left less the safety margin. Raises `InvocationTimeError`."""
-        deadline = self._budget(context)
-        if self.retry.deadline is not None:
-            deadline = min(deadline, self.retry.deadline)
-        return JsonStore(self.client, self.bucket, retry=replace(self.retry, deadline=deadline))
+    def _wait_budget(self, end: float) -> float:
+        """How long a dependency wait may take: `wait_share` of the time left, so that
+        the step's own work and its writes keep the rest."""
+        return max(0.0, (end - time.monotonic()) * self.wait_share)
+
+    def store_until(self, end: float) -> JsonStore:
+        """A store for one invocation: the handlers' retry policy, each call giving up at
+        `end` (`time.monotonic()`) at the latest — one deadline for the invocation, not
+        one per call."""
+        return JsonStore(self.client, self.bucket, retry=_Until(self.retry, end))
+
+    def _check_job(self, db: DBService, parsed: StepEvent, workflow: Workflow) -> None:
+        """Refuse an event whose workflow is not the one the job was started with."""
+        job = db.get_job(parsed.customer_id, parsed.job_id)
+        if job.expected_steps is not None and job.expected_steps != workflow.expected_steps:
+            raise InvalidEventError(
+                f"job {parsed.customer_id}/{parsed.job_id} was started with another workflow "
+                f"than {parsed.workflow!r} (its expected steps differ): nothing written",
+                field="workflow")
+
+    def _all_recorded(self, db: DBService, parsed: StepEvent, workflow: Workflow) -> bool:
+        """Every workflow step recorded, by the rule the page's wait applies."""
+        try:
+            wait_for_records(db, parsed.customer_id, parsed.job_id,
+                             [workflow.step_order(i) for i in range(len(workflow.steps))],
+                             timeout=0.0, poll_interval=1.0)
+        except DependencyTimeoutError:
+            return False
+        return True
 
     def _complete(self, db: DBService, parsed: StepEvent, workflow: Workflow,
-                  context: LambdaContext) -> str:
+                  end: float) -> str:
+        """The page and finalisation, for a job that is processing; the status of one that
+        is not (pending: its start fans in; completed or failed: nothing to do)."""
+        self._check_job(db, parsed, workflow)
+        job = db.get_job(parsed.customer_id, parsed.job_id)
+        if job.status is not JobStatus.PROCESSING:
+            return job.status.value
         completion = JobCompletionService(db=db, executor=self.executor,
-                                          dependency_timeout=self._budget(context),
+                                          dependency_timeout=self._wait_budget(end),
                                           sleep=self.sleep)
         completion.generate_html(parsed.customer_id, parsed.job_id, workflow)
-        return completion.finalize_job(parsed.customer_id, parsed.job_id).status.value
+        return completion.finalize_job(parsed.customer_id, parsed.job_id,
+                                       workflow).status.value
+
+
+@dataclass(frozen=True)
+class _Until(RetryPolicy):
+    """`policy`, its calls giving up at the absolute time `end` (`time.monotonic()`) or
+    at the policy's own deadline, whichever comes first."""
+
+    def __init__(self, policy: RetryPolicy, end: float) -> None:
+        super().__init__(max_attempts=policy.max_attempts, base_delay=policy.base_delay,
+                         max_delay=policy.max_delay, deadline=policy.deadline,
+                         sleep=policy.sleep)
+        object.__setattr__(self, "end", end)
+
+    end: float = 0.0
+
+    def retrying(self, retry_on: type[BaseException] | tuple[type[BaseException], ...]) -> Any:
+        """The policy's `tenacity.Retrying`, also stopping once `end` has passed."""
+        retrying = super().retrying(retry_on)
+        end = self.end
+        return retrying.copy(stop=retrying.stop | _stop_at(end))
+
+
+def _stop_at(end: float) -> Any:
+    def stop(retry_state: Any) -> bool:
+        return time.monotonic() >= end
+    return stop

@@ -17,8 +17,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from s3store import NotFoundError
 from worker_integration.clock import Clock, iso, utc_now
 from worker_integration.db_service import DBService
 from worker_integration.executor import Executor
@@ -80,10 +81,18 @@ class JobCompletionService:
 
         The page waits (`dependency_timeout`) until every workflow step is recorded
         (a failed one counts, its output left out), so that it is never built from
-        part of the job. A failing executor records `success: false`. Returns the
-        record. Raises `DependencyTimeoutError` (nothing recorded) if steps are
-        still missing, and the errors of `DBService.record_execution_step`.
+        part of the job. Each call is an attempt (claimed in the job record, as for a
+        workflow step): a page of a later attempt, built from a later read, replaces an
+        earlier one, and an earlier one landing late never replaces it. A failing
+        executor records `success: false`. Returns the record that stays. Raises
+        `DependencyTimeoutError` (nothing recorded) if steps are still missing, and the
+        errors of `DBService.record_execution_step`.
         """
+        try:  # claimed before the steps are read: a later attempt's page sees as much
+            attempt: int | None = self.db.claim_attempt(customer_id, job_id,
+                                                        workflow.html_generation_order)
+        except NotFoundError:
+            attempt = None  # no job record: the page is recorded without an attempt
         recorded = wait_for_records(self.db, customer_id, job_id,
                                     [workflow.step_order(i) for i in range(len(workflow.steps))],
                                     timeout=self.dependency_timeout,
@@ -92,9 +101,10 @@ class JobCompletionService:
         context = {order: step.output for order, step in recorded.items() if step.success}
         request = html_generation_request(workflow, customer_id=customer_id, job_id=job_id,
                                           context=context, model=self.html_model)
-        record = execute_step(self.executor, request, clock=self.clock, monotonic=self.monotonic)
-        self.db.record_execution_step(customer_id, job_id, record)
-        return record
+        record = replace(execute_step(self.executor, request, clock=self.clock,
+                                      monotonic=self.monotonic), attempt=attempt)
+        stored = self.db.record_execution_step(customer_id, job_id, record)
+        return next(step for step in stored if step.identity == record.identity)
 
     def finalize_job(self, customer_id: str, job_id: str,
                      workflow: Workflow | None = None) -> JobRecord:
