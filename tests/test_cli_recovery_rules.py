@@ -162,3 +162,15 @@ def test_a_lost_html_generation_is_restored_once_the_one_that_stays() -> None:
 def test_a_corrupt_current_document_is_refused() -> None:
     with pytest.raises(CorruptDocumentError):
         restore_steps({"not": "a list"}, {}, key="k")
+
+
+def test_a_stale_copy_re_serialised_by_another_writer_is_still_the_old_content() -> None:
+    """A writer that re-serialises numbers (JavaScript: 1200.0 -> 1200, 0.0 -> 0) saving
+    what it read before an edit: the same content, so it counts from when it first
+    appeared, and the edit stays."""
+    original = _record(1, output="original", attempt=1, duration_ms=1200.0,
+                       usage_info={"cost_usd": 0.0})
+    edited = {**original, "output": "edited"}
+    resaved = {**original, "duration_ms": 1200, "usage_info": {"cost_usd": 0}}
+    union = union_of_versions(_versions((original,), (edited,), (resaved,), ()))
+    assert union[(1, AI)].record is edited

@@ -79,6 +79,7 @@ def workflows(tmp_path: Path) -> Path:
 
 
 def _handlers(s3: LocalS3, workflows: Path, executor: Any = None, **options: Any) -> Handlers:
+    options.setdefault("poll_interval", 0.02)
     return Handlers(client=s3.client(), bucket=s3.bucket, workflows=workflows,
                     executor=executor or Counting(),
                     retry=RetryPolicy(max_attempts=500, base_delay=0.001, max_delay=0.02),

@@ -165,7 +165,8 @@ class Handlers:
     `workflows` is where named workflows are defined (`{name}.json`); `safety_margin`
     the seconds kept back from each invocation's remaining time; `retry` the store's
     policy (every call also stops at the invocation's end); `wait_share` the part of the
-    time left a dependency wait may take; `sleep` how dependency waits sleep.
+    time left a dependency wait may take, polling the steps every `poll_interval`
+    seconds (two GETs a poll); `sleep` how dependency waits sleep.
     """
 
     client: S3Client
@@ -175,6 +176,7 @@ class Handlers:
     safety_margin: float = DEFAULT_SAFETY_MARGIN
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     wait_share: float = 0.5
+    poll_interval: float = 0.5
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
 
     @classmethod
@@ -227,6 +229,7 @@ class Handlers:
                         "status": "dependencies_not_recorded", "missing": sorted(exc.missing)}
         record = StepProcessor(db=db, executor=self.executor,
                                dependency_timeout=self._wait_budget(end),
+                               poll_interval=self.poll_interval,
                                sleep=self.sleep).process_step(
             parsed.customer_id, parsed.job_id, workflow, parsed.step_index,
             attempt_id=parsed.attempt_id or context.aws_request_id)
@@ -308,6 +311,7 @@ class Handlers:
             return job.status.value
         completion = JobCompletionService(db=db, executor=self.executor,
                                           dependency_timeout=self._wait_budget(end),
+                                          poll_interval=self.poll_interval,
                                           sleep=self.sleep)
         completion.generate_html(parsed.customer_id, parsed.job_id, workflow)
         return completion.finalize_job(parsed.customer_id, parsed.job_id,

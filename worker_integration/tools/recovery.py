@@ -156,8 +156,21 @@ class Found:
         return _attempt(self.record), self.first_seen
 
 
+def _canonical(value: Any) -> Any:
+    """`value` with integral floats as ints, so that a copy re-saved by a writer that
+    re-serialises numbers (JavaScript writes `1200.0` as `1200`) is the same content."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    return value
+
+
 def _content(record: Record) -> str:
-    return json.dumps(record, sort_keys=True, separators=(",", ":"))
+    """A record's content, as the same whatever key order or number spelling it has."""
+    return json.dumps(_canonical(record), sort_keys=True, separators=(",", ":"))
 
 
 def union_of_versions(versions: Iterable[StoredVersion]) -> dict[Identity, Found]:
