@@ -180,6 +180,21 @@ def test_without_waiting_a_step_whose_dependencies_are_missing_returns_at_once(
     assert executor.runs == {1: 1, 3: 1, 4: 1}
 
 
+def test_without_waiting_a_duplicate_of_a_recorded_step_is_answered_by_its_record(
+        local_s3: LocalS3, workflows: Path) -> None:
+    """A step already recorded is answered by its record, even while one of its
+    dependencies has a rerun in flight (it used to report the dependency missing)."""
+    ids = JobIds.fresh()
+    failing = Counting(inner=SimulatedExecutor(fail_steps=frozenset({"Pain points"})))
+    handlers = _handlers(local_s3, workflows, failing, sleep=_never_sleeps)
+    handlers.start(_event(ids), FakeContext())
+    for index in (0, 2, 3):  # "Pain points" (order 3) fails; order 4 is built without it
+        handlers.step(_event(ids, step_index=index), FakeContext())
+    db_for(local_s3).claim_attempt(ids.c, ids.j, 3)  # a rerun of order 3 is in flight
+    again = handlers.step(_event(ids, step_index=3, wait=False), FakeContext())
+    assert (again["status"], again["success"], again["attempt"]) == ("recorded", True, 1)
+
+
 def _never_sleeps(seconds: float) -> None:
     raise AssertionError(f"a handler slept {seconds}s")
 

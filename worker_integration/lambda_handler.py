@@ -218,7 +218,7 @@ class Handlers:
         end = self._end(context)
         db = DBService(self.store_until(end))
         self._check_job(db, parsed, workflow)
-        if not parsed.wait:
+        if not parsed.wait and not self._recorded(db, parsed, workflow):
             try:  # looked at once: a dependency not recorded is not waited for
                 wait_for_records(db, parsed.customer_id, parsed.job_id,
                                  workflow.dependency_orders(parsed.step_index),
@@ -290,6 +290,15 @@ class Handlers:
                 f"job {parsed.customer_id}/{parsed.job_id} was started with another workflow "
                 f"than {parsed.workflow!r} (its expected steps differ): nothing written",
                 field="workflow")
+
+    def _recorded(self, db: DBService, parsed: StepEvent, workflow: Workflow) -> bool:
+        """Whether the event's step is already recorded as a success (a duplicate: it
+        runs nothing, whatever its dependencies are doing)."""
+        assert parsed.step_index is not None  # noqa: S101 - a step event
+        identity = (workflow.step_order(parsed.step_index),
+                    workflow.steps[parsed.step_index].step_type)
+        return any(step.identity == identity and step.success
+                   for step in db.get_execution_steps(parsed.customer_id, parsed.job_id))
 
     def _all_recorded(self, db: DBService, parsed: StepEvent, workflow: Workflow) -> bool:
         """Every workflow step recorded, by the rule the page's wait applies."""
