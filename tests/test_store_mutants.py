@@ -427,3 +427,25 @@ def test_verify_that_could_not_tell_says_run_it_again(s3: LocalS3) -> None:
     assert caught.value.message.startswith(f"{CREATE} could not be checked (")
     assert caught.value.message.endswith("): run it again")
     assert caught.value.key is not None and caught.value.key.startswith(".s3store-probe/")
+
+
+def test_a_resumed_attempt_whose_mutation_fails_reads_nothing_more(s3: LocalS3) -> None:
+    """A 500 that did not land, resolved with the base still current: the next attempt
+    resumes from that base without reading. If the mutation then fails, the caller gets
+    its error at once: no read (a resumed base is proven current, not a guess)."""
+    store = make_store(s3)
+    store.create(KEY, ["a"])
+    calls: list[int] = []
+
+    def fails_the_second_time(items: list[str]) -> list[str]:
+        calls.append(1)
+        if len(calls) > 1:
+            raise ValueError("the second call fails")
+        return [*items, "b"]
+
+    s3.inject("error_before_write")
+    s3.clear_requests()
+    with pytest.raises(ValueError, match="second call"):
+        store.update(KEY, fails_the_second_time)
+    assert sent(s3) == [("PUT", 500), ("HEAD", 200)]
+    assert store.get(KEY).value == ["a"]
