@@ -61,7 +61,7 @@ from s3store import InvalidKeyError, JsonStore, RetryPolicy
 from worker_integration.db_service import DBService, check_id
 from worker_integration.executor import Executor
 from worker_integration.invocations import BotoConnector
-from worker_integration.job_record import IllegalTransitionError, JobStatus
+from worker_integration.job_record import IllegalTransitionError, JobRecord, JobStatus
 from worker_integration.services.job_completion_service import JobCompletionService
 from worker_integration.services.step_processor import (
     DependencyTimeoutError,
@@ -282,14 +282,16 @@ class Handlers:
         one per call."""
         return JsonStore(self.client, self.bucket, retry=_Until(self.retry, end))
 
-    def _check_job(self, db: DBService, parsed: StepEvent, workflow: Workflow) -> None:
-        """Refuse an event whose workflow is not the one the job was started with."""
+    def _check_job(self, db: DBService, parsed: StepEvent, workflow: Workflow) -> JobRecord:
+        """The job's record; refuse an event whose workflow is not the one the job was
+        started with."""
         job = db.get_job(parsed.customer_id, parsed.job_id)
         if job.expected_steps is not None and job.expected_steps != workflow.expected_steps:
             raise InvalidEventError(
                 f"job {parsed.customer_id}/{parsed.job_id} was started with another workflow "
                 f"than {parsed.workflow!r} (its expected steps differ): nothing written",
                 field="workflow")
+        return job
 
     def _recorded(self, db: DBService, parsed: StepEvent, workflow: Workflow) -> bool:
         """Whether the event's step is already recorded as a success (a duplicate: it
@@ -314,8 +316,7 @@ class Handlers:
                   end: float) -> str:
         """The page and finalisation, for a job that is processing; the status of one that
         is not (pending: its start fans in; completed or failed: nothing to do)."""
-        self._check_job(db, parsed, workflow)
-        job = db.get_job(parsed.customer_id, parsed.job_id)
+        job = self._check_job(db, parsed, workflow)
         if job.status is not JobStatus.PROCESSING:
             return job.status.value
         completion = JobCompletionService(db=db, executor=self.executor,
