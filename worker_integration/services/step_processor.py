@@ -185,7 +185,7 @@ def wait_for_records(db: DBService, customer_id: str, job_id: str, orders: Colle
         recorded = {step.step_order: step for step in
                     db.get_execution_steps(customer_id, job_id)
                     if step.step_order in wanted and step.step_type in WORKFLOW_STEP_TYPES}
-        if recorded:
+        if any(not step.success for step in recorded.values()):  # a success always counts
             claimed = _claimed_attempts(db, customer_id, job_id)
             recorded = {order: step for order, step in recorded.items()
                         if step.success or (step.attempt or 0) >= claimed.get(str(order), 0)}
