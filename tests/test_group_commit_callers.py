@@ -158,6 +158,44 @@ def test_a_leader_interrupted_mid_request_hands_its_round_on(s3: LocalS3, landed
     assert store._group is not None and store._group._queues == {}
 
 
+def test_a_leader_interrupted_after_its_write_was_answered_hands_on_what_landed(
+        s3: LocalS3) -> None:
+    """The second round's leader gets a KeyboardInterrupt after S3 answered its PUT (the
+    store recorded that it landed) but before it answered its round. The other caller
+    carries the round on from that record: answered with the document that write left,
+    and nothing is read or written again (a re-read and re-apply would store t1 and t2
+    twice)."""
+    store, _, held, outcomes, leader = store_with_round_held(s3)
+    sends = {"n": 0}
+    real_send = store._writer.send
+
+    def send_then_interrupt(*args: Any, **kwargs: Any) -> Any:
+        outcome = real_send(*args, **kwargs)
+        sends["n"] += 1
+        if sends["n"] == 1:  # the second round's write (the leader's was already under
+            # way): landed, answered, recorded
+            raise KeyboardInterrupt
+        return outcome
+
+    store._writer.send = send_then_interrupt  # type: ignore[method-assign]
+    s3.clear_requests()  # the leader's PUT is held before it was sent: not yet served
+    first, second = (run(store, append(name), outcomes, name) for name in ("t1", "t2"))
+    wait_until_queued(store, 2)
+    held.release()
+    for thread in (leader, first, second):
+        thread.join(BOUND)
+        assert not thread.is_alive()
+    interrupted = [n for n in ("t1", "t2") if isinstance(outcomes[n], KeyboardInterrupt)]
+    assert len(interrupted) == 1
+    (carried_on,) = {"t1", "t2"} - set(interrupted)
+    document = outcomes[carried_on]
+    assert isinstance(document, Document) and sorted(document.value) == ["leader", "t1", "t2"]
+    # the leader's round and the second round, nothing more
+    assert [(r.method, r.status) for r in s3.requests] == [("PUT", 200), ("PUT", 200)]
+    assert sorted(store.get(KEY).value) == ["leader", "t1", "t2"]
+    assert store._group is not None and store._group._queues == {}
+
+
 def test_10_a_mutation_raising_a_base_exception_fails_only_its_own_caller(
         s3: LocalS3) -> None:
     store = JsonStore(s3.client(), s3.bucket, retry=NO_WAIT)
