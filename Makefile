@@ -1,8 +1,12 @@
-# Every target installs what it needs into .venv on its first run.
+# Every target installs what it needs, and no more, into .venv on its first run: `make demo`
+# the store and the local S3 (the `testing` extra), `make bench` those and matplotlib (`bench`),
+# `make test` the test set (`test`). The installer is uv (installed into the venv from the
+# package index: a fresh `make test` installs in seconds instead of minutes); INSTALLER=pip
+# uses plain pip instead, with the same requirements.
 PYTHON ?= python3
+INSTALLER ?= uv
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
 # test-min: the lowest versions pyproject.toml allows (constraints/minimum.txt).
 MIN_VENV := .venv-min
 MIN_STAMP := $(MIN_VENV)/.installed-stamp
@@ -17,42 +21,63 @@ LS_VENV := .venv-localstack
 LS_STAMP := $(LS_VENV)/.installed-stamp
 LS_REQUIREMENTS := constraints/localstack.txt
 # The suites that run on every backend (S3STORE_BACKENDS, tests/servers.py).
-BACKEND_TESTS := tests/test_store_contract.py tests/test_races.py tests/test_backends.py
+BACKEND_TESTS := tests/store/test_store_contract.py tests/store/test_races.py \
+	tests/store/test_backends.py
 ARGS ?=
+
+# $(call install,VENV,PIP ARGUMENTS): create VENV if needed and install into it.
+ifeq ($(INSTALLER),pip)
+define install
+	test -x $(1)/bin/python || $(PYTHON) -m venv $(1)
+	$(1)/bin/python -m pip install --quiet --upgrade pip
+	$(1)/bin/python -m pip install --quiet $(2)
+endef
+else ifeq ($(INSTALLER),uv)
+define install
+	test -x $(1)/bin/python || $(PYTHON) -m venv $(1)
+	test -x $(1)/bin/uv || $(1)/bin/python -m pip install --quiet uv
+	$(1)/bin/uv pip install --quiet --python $(1)/bin/python $(2)
+endef
+else
+$(error INSTALLER must be uv or pip, not $(INSTALLER))
+endif
 
 .PHONY: test test-min test-localstack compat lint typecheck pytest demo bench mutation clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+# One stamp per extra, so that each target installs only its own.
+$(VENV)/.stamp-testing: pyproject.toml
+	$(call install,$(VENV),-e '.[testing]')
+	touch $@
+
+$(VENV)/.stamp-bench: pyproject.toml
+	$(call install,$(VENV),-e '.[testing,bench]')
+	touch $@
+
+$(VENV)/.stamp-test: pyproject.toml
+	$(call install,$(VENV),-e '.[test]')
+	touch $@
 
 $(MIN_STAMP): pyproject.toml $(MIN_CONSTRAINTS)
-	test -x $(MIN_VENV)/bin/python || $(PYTHON) -m venv $(MIN_VENV)
-	$(MIN_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(MIN_VENV)/bin/python -m pip install --quiet -c $(MIN_CONSTRAINTS) -e '.[test]'
+	$(call install,$(MIN_VENV),-c $(MIN_CONSTRAINTS) -e '.[test]')
 	touch $(MIN_STAMP)
 
 $(MS_STAMP): $(MS_REQUIREMENTS)
-	test -x $(MS_VENV)/bin/python || $(PYTHON) -m venv $(MS_VENV)
-	$(MS_VENV)/bin/python -m pip install --quiet -r $(MS_REQUIREMENTS)
+	$(call install,$(MS_VENV),-r $(MS_REQUIREMENTS))
 	touch $(MS_STAMP)
 
 $(LS_STAMP): $(LS_REQUIREMENTS)
-	test -x $(LS_VENV)/bin/python || $(PYTHON) -m venv $(LS_VENV)
-	$(LS_VENV)/bin/python -m pip install --quiet -r $(LS_REQUIREMENTS)
+	$(call install,$(LS_VENV),-r $(LS_REQUIREMENTS))
 	touch $(LS_STAMP)
 
 test: lint typecheck pytest
 
-lint: $(STAMP)
+lint: $(VENV)/.stamp-test
 	$(BIN)/ruff check .
 
-typecheck: $(STAMP)
+typecheck: $(VENV)/.stamp-test
 	$(BIN)/mypy
 
-pytest: $(STAMP) $(MS_STAMP)
+pytest: $(VENV)/.stamp-test $(MS_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # pytest only: ruff, mypy and the stubs need not be at their minimum.
@@ -60,26 +85,26 @@ test-min: $(MIN_STAMP) $(MS_STAMP)
 	$(MIN_VENV)/bin/pytest $(PYTEST_ARGS)
 
 # The backend suites on LocalStack alone, its deviations from S3 asserted by name.
-test-localstack: $(STAMP) $(LS_STAMP)
+test-localstack: $(VENV)/.stamp-test $(LS_STAMP)
 	S3STORE_BACKENDS=localstack $(BIN)/pytest $(BACKEND_TESTS) $(PYTEST_ARGS)
 
 # The README's compatibility table, measured (LocalStack's row once test-localstack built it).
-compat: $(STAMP) $(MS_STAMP)
+compat: $(VENV)/.stamp-test $(MS_STAMP)
 	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 \
 		$(BIN)/python -m tests.compat $(ARGS)
 
 # Mutation testing (long: not part of `make test`); `$(BIN)/mutmut results` lists survivors.
 # mutmut runs the suite from a copy in mutants/: it is told where ministack is.
-mutation: $(STAMP) $(MS_STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[mutation]'
+mutation: $(VENV)/.stamp-test $(MS_STAMP)
+	$(call install,$(VENV),-e '.[test,mutation]')
 	S3STORE_MINISTACK=$(abspath $(MS_VENV))/bin/ministack $(BIN)/mutmut run $(ARGS)
 	$(BIN)/mutmut results
 
-demo: $(STAMP)
-	$(BIN)/python -m worker_integration.demo.run $(ARGS)
+demo: $(VENV)/.stamp-testing
+	$(BIN)/s3store demo $(ARGS)
 
-bench: $(STAMP)
-	$(BIN)/python -m benchmarks $(ARGS)
+bench: $(VENV)/.stamp-bench
+	$(BIN)/s3store bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(MIN_VENV) $(MS_VENV) $(LS_VENV) mutants .mypy_cache .ruff_cache .pytest_cache *.egg-info

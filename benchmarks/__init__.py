@@ -3,6 +3,6 @@
 Six ways to append to a JSON array in S3 (`benchmarks.updaters`), run against a
 `LocalS3` with injected latency in the scenarios of `benchmarks.scenarios`; the run
 prints a table per scenario, checks the performance targets (`benchmarks.targets`),
-writes `benchmarks/results/latest.json` and draws the writer sweep into
-`docs/bench-sweep.png` (`benchmarks.chart`, without plotting dependencies).
+writes `latest.json` and draws the writer sweep (`benchmarks.plot`, matplotlib) into
+`benchmarks/results/` or `--output`.
 """

@@ -1,8 +1,11 @@
-"""`python -m benchmarks` / `make bench`: run the scenarios, print tables, check targets.
+"""`s3store bench` / `make bench` / `python -m benchmarks`: run the scenarios, print
+tables, check targets.
 
-Writes `benchmarks/results/latest.json` and `docs/bench-sweep.png` (when the sweep
-ran). Progress goes to stderr, tables to stdout. Exit status 0 whatever the targets
-say (they are printed, PASS or MISS), 2 for bad arguments.
+Writes `latest.json` and, when the sweep ran, `bench-sweep.png` into `--output` (by
+default `benchmarks/results/`, which git ignores); only `--update-docs` also copies the
+figure to the committed `docs/bench-sweep.png`. Progress goes to stderr, tables to
+stdout. Exit status 0 whatever the targets say (they are printed, PASS or MISS), 2 for
+bad arguments.
 """
 
 from __future__ import annotations
@@ -11,13 +14,14 @@ import argparse
 import datetime
 import os
 import platform
+import shutil
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.chart import Series, write_line_chart
 from benchmarks.harness import Measurement, Workload, measure
+from benchmarks.plot import write_sweep_figure
 from benchmarks.report import (
     LEGEND,
     results_json,
@@ -44,15 +48,17 @@ from benchmarks.updaters import Option
 __all__ = ["main"]
 
 _PACKAGE = Path(__file__).resolve().parent
-DEFAULT_JSON = _PACKAGE / "results" / "latest.json"
-DEFAULT_PLOT = _PACKAGE.parent / "docs" / "bench-sweep.png"
-_SHOWN_JSON, _SHOWN_PLOT = "benchmarks/results/latest.json", "docs/bench-sweep.png"
+DEFAULT_OUTPUT = _PACKAGE / "results"
+"""Where results go unless `--output` says otherwise (ignored by git)."""
+DOCS_FIGURE = _PACKAGE.parent / "docs" / "bench-sweep.png"
+"""The committed figure the README shows: written only with `--update-docs`."""
+JSON_NAME, FIGURE_NAME = "latest.json", "bench-sweep.png"
 PARTS = ("S1", "S2", "S3", "S4", "sweep")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks",
+        prog="s3store bench",
         description="Compare six ways of updating one JSON document in S3, on a local S3 "
                     "with injected latency.")
     parser.add_argument("--latency", type=float, default=20.0, metavar="MS",
@@ -61,10 +67,12 @@ def _parser() -> argparse.ArgumentParser:
                         help="smaller scenarios (same shapes), for development")
     parser.add_argument("--only", type=lambda s: s.split(","), default=list(PARTS),
                         metavar="PARTS", help=f"comma-separated subset of {','.join(PARTS)}")
-    parser.add_argument("--json", type=Path, default=DEFAULT_JSON,
-                        help=f"where to write the results (default {_SHOWN_JSON})")
-    parser.add_argument("--plot", type=Path, default=DEFAULT_PLOT,
-                        help=f"where to draw the sweep (default {_SHOWN_PLOT})")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, metavar="DIR",
+                        help=f"folder for {JSON_NAME} and {FIGURE_NAME} (default "
+                             "benchmarks/results/ in the checkout, ignored by git)")
+    parser.add_argument("--update-docs", action="store_true",
+                        help="also copy the figure to the committed docs/bench-sweep.png "
+                             "(needs the sweep)")
     return parser
 
 
@@ -106,21 +114,6 @@ def _run(parts: set[str], results: Results, runner: _Runner) -> None:
         print(sweep_table(results.sweep), end="\n\n", flush=True)
 
 
-def _plot(results: Results, path: Path, *, quick: bool) -> None:
-    series = [
-        Series(label=next(iter(points.values())).title,
-               points=[(float(w), m.updates_per_s) for w, m in sorted(points.items())],
-               dashed=any(m.lost for m in points.values()))
-        for points in results.sweep.values()
-    ]
-    title = (f"N writers appending to one JSON document in S3 (LocalS3, "
-             f"{results.latency * 1000:g} ms per request)" + (" --quick" if quick else ""))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    x_label = f"writers on one key (threads, {results.sizes.sweep_updates} updates each)"
-    write_line_chart(path, series, title=title, x_label=x_label,
-                     y_label="acknowledged updates/s", note="dashed: loses updates")
-
-
 def _shown(path: Path) -> str:
     """`path` relative to the working directory when it is under it."""
     try:
@@ -136,6 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parts = set(args.only)
     if not parts <= set(PARTS) or args.latency < 0:
         parser.error(f"--only takes a subset of {','.join(PARTS)}; --latency must be >= 0")
+    if args.update_docs and "sweep" not in parts:
+        parser.error("--update-docs needs the sweep (--only ...,sweep)")
     sizes = QUICK_SIZES if args.quick else DEFAULT_SIZES
     results = Results(latency=args.latency / 1000, sizes=sizes)
     started_at = datetime.datetime.now(datetime.UTC)
@@ -162,10 +157,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "load_at_start": round(load, 2),
         "load_at_end": round(os.getloadavg()[0], 2),
     }
-    write_json(args.json, results_json(results, targets, meta))
-    written = [_shown(args.json)]
+    output: Path = args.output
+    write_json(output / JSON_NAME, results_json(results, targets, meta))
+    written = [_shown(output / JSON_NAME)]
     if results.sweep:
-        _plot(results, args.plot, quick=args.quick)
-        written.append(_shown(args.plot))
+        write_sweep_figure(results, output / FIGURE_NAME, quick=args.quick)
+        written.append(_shown(output / FIGURE_NAME))
+        if args.update_docs:
+            shutil.copyfile(output / FIGURE_NAME, DOCS_FIGURE)
+            written.append(_shown(DOCS_FIGURE))
     print(f"\nwrote {', '.join(written)}; {seconds:.0f} s in all")
     return 0

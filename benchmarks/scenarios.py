@@ -58,12 +58,8 @@ QUICK_SIZES: Final = Sizes(s1_updates=20, s2_updates=3, s3_updates=2, s4_jobs=32
                            sweep_updates=3)
 """Same shapes, fewer updates: for development."""
 
-SWEEP_OPTIONS: Final[tuple[Option, ...]] = tuple(
-    option_named(name) for name in ("unconditional", "cas", "s3store-plain", "s3store")
-)
-"""The options the sweep runs: the original for reference (it loses updates), and the
-CAS loops. Option 2 behaves as option 1 does, with one more GET; option 3 is the
-slowest at every count (S2 and S3 show it), and would double the sweep's time."""
+SWEEP_OPTIONS: Final[tuple[Option, ...]] = OPTIONS
+"""The options the sweep runs: all six, the two that lose updates for reference."""
 
 SCALING_OPTION: Final = option_named("s3store")
 """The option S3 also runs with fewer processes (the livelock check)."""

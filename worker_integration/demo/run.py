@@ -1,11 +1,12 @@
-"""The incident, replayed: `python -m worker_integration.demo.run` (or `make demo`).
+"""The incident, replayed: `s3store demo` (or `make demo`, `python -m worker_integration.demo.run`).
 
 Runs a job of 9 workflow steps, each as an independent invocation (a spawned
 process by default, `--threads` for threads) sharing nothing but S3, then
 `html_generation` and finalisation; prints progress, the stored execution steps
 as a table, and a verdict line (`10/10 execution steps stored`). `--jobs N` runs N
 jobs at once; `--compare` then runs the old code path on the same backend and
-shows what it loses. The AI calls are SIMULATED (`SimulatedExecutor`).
+shows what it loses. The AI calls are SIMULATED (`SimulatedExecutor`). Durations are
+in milliseconds, as in `s3store bench`.
 
 S3: a local S3 (moto, made strict, with network-like latency) unless a bucket is
 given with `--bucket` or `S3STORE_BUCKET`; the endpoint then comes from
@@ -52,7 +53,7 @@ DEMO_WORKFLOW = named_workflow("demo")
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m worker_integration.demo.run",
+    parser = argparse.ArgumentParser(prog="s3store demo",
                                      description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--jobs", type=int, default=1, help="jobs to run at once (default 1)")
     parser.add_argument("--compare", action="store_true",
@@ -61,10 +62,11 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="invocations in threads instead of spawned processes")
     parser.add_argument("--workers", type=int, default=9,
                         help="concurrent invocations (default 9)")
-    parser.add_argument("--step-delay", type=float, default=0.4,
-                        help="seconds a simulated step takes (default 0.4)")
-    parser.add_argument("--latency", type=float, default=0.01,
-                        help="latency the local S3 adds per request (default 0.01 s)")
+    parser.add_argument("--step-delay", type=float, default=400.0, metavar="MS",
+                        help="how long a simulated step takes, in milliseconds (default 400)")
+    parser.add_argument("--latency", type=float, default=10.0, metavar="MS",
+                        help="latency the local S3 adds to every request, in milliseconds "
+                             "(default 10)")
     parser.add_argument("--fail", action="append", default=[], metavar="STEP_NAME",
                         help="make this step fail (recorded with success: false)")
     parser.add_argument("--endpoint-url", help="S3 endpoint (with --bucket)")
@@ -75,6 +77,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--endpoint-url needs --bucket (or S3STORE_BUCKET)")
     if args.jobs < 1 or args.workers < 1:
         parser.error("--jobs and --workers must be at least 1")
+    if args.step_delay < 0 or args.latency < 0:
+        parser.error("--step-delay and --latency must be >= 0")
     return args
 
 
@@ -91,9 +95,9 @@ def _backend(args: argparse.Namespace, out: TextIO) -> Iterator[S3Target]:
             raise SystemExit(f"demo: not running on this endpoint ({report.summary()})")
         yield target
         return
-    with LocalS3(faults=FaultPlan(latency=args.latency)) as s3:
+    with LocalS3(faults=FaultPlan(latency=args.latency / 1000)) as s3:
         print(f"S3: local S3 at {s3.endpoint_url}, bucket {s3.bucket}, "
-              f"{args.latency * 1000:.0f} ms latency per request", file=out)
+              f"{args.latency:g} ms latency per request", file=out)
         # Threads can share the server's session (clients are cheap from it); processes
         # get a picklable factory and make their own.
         connector = (s3.client if args.threads
@@ -146,7 +150,7 @@ def _total(label: str, verdicts: Sequence[Verdict]) -> str:
 def main(argv: Sequence[str] | None = None, *, out: TextIO = sys.stdout) -> int:
     """Run the demo; return the exit status (0: every new-path job complete)."""
     args = _parse_args(argv)
-    executor = SimulatedExecutor(delay=args.step_delay, fail_steps=frozenset(args.fail))
+    executor = SimulatedExecutor(delay=args.step_delay / 1000, fail_steps=frozenset(args.fail))
     run = uuid.uuid4().hex[:8]
     per_job = len(DEMO_WORKFLOW.steps) + 1
     mode = "threads" if args.threads else "spawned processes"

@@ -13,6 +13,7 @@ or other errors.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -221,8 +222,9 @@ def project_root() -> Path:
 class BenchCommand(CommandHelp):
     """`s3store bench [ARGS...]`: the benchmarks, as `make bench` runs them.
 
-    Runs `python -m benchmarks ARGS` with this Python, from the project's checkout (the
-    benchmarks are not part of the installed package). Its exit status.
+    Runs `python -m benchmarks ARGS` with this Python and the project's checkout on its
+    import path (the benchmarks are not part of the installed package), in the caller's
+    working directory: a relative `--output` is the caller's. Its exit status.
     """
 
     help = "run the benchmarks (what `make bench` runs; args passed on)"
@@ -239,9 +241,12 @@ class BenchCommand(CommandHelp):
                   "checkout: `make bench`, or `python -m benchmarks` there)", file=ctx.err)
             return 2
         command = [sys.executable, "-m", "benchmarks", *args.args]
+        path = os.environ.get("PYTHONPATH")
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            [str(root), *([path] if path else [])])}
         ctx.out.flush()
         # The operator's own arguments, to this same Python: nothing is run through a shell.
-        return subprocess.run(command, cwd=root, check=False).returncode  # noqa: S603
+        return subprocess.run(command, env=env, check=False).returncode  # noqa: S603
 
 
 STEPS: Final = StepsCommand()

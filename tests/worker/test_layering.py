@@ -9,7 +9,7 @@ import pytest
 
 import s3store
 
-PACKAGE = Path(__file__).resolve().parent.parent / "worker_integration"
+PACKAGE = Path(__file__).resolve().parents[2] / "worker_integration"
 MODULES = sorted(PACKAGE.rglob("*.py"))
 
 

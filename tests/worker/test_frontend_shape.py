@@ -5,7 +5,6 @@ when other writers' records, stored before, hold it as a decimal string."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import pytest
 
 from s3store.testing import LocalS3
-from tests.worker_helpers import JobIds, db_for, stored_json
+from tests.worker.helpers import JobIds, db_for, stored_json
 from worker_integration import (
     ExecutionStep,
     SimulatedExecutor,
@@ -26,12 +25,6 @@ from worker_integration.demo.run import DEMO_WORKFLOW
 # What the frontend reads of a step (the report's "Expected Behavior"), and of its usage.
 FRONTEND_FIELDS = ("step_order", "step_type", "duration_ms", "usage_info", "artifact_id",
                    "output", "started_at", "completed_at")
-
-
-@pytest.fixture(scope="module")
-def local_s3() -> Iterator[LocalS3]:
-    with LocalS3() as s3:
-        yield s3
 
 
 def _old_record(order: int, cost: Any) -> dict[str, Any]:

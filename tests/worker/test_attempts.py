@@ -8,13 +8,10 @@ inside its work while the retry runs to the end and its consumer reads its outpu
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import pytest
-
 from s3store.testing import LocalS3
-from tests.worker_helpers import JobIds, db_for, stored_json
+from tests.worker.helpers import JobIds, db_for, stored_json
 from worker_integration import (
     DBService,
     ExecutionStep,
@@ -29,17 +26,6 @@ from worker_integration import (
 from worker_integration.db_service import upsert_step
 
 TWO = Workflow.of([WorkflowStep(name="First"), WorkflowStep(name="Second", depends_on=(0,))])
-
-
-@pytest.fixture(scope="module")
-def local_s3() -> Iterator[LocalS3]:
-    with LocalS3() as s3:
-        yield s3
-
-
-@pytest.fixture
-def db(local_s3: LocalS3) -> DBService:
-    return db_for(local_s3)
 
 
 @dataclass

@@ -12,8 +12,8 @@ import pytest
 
 from s3store import JsonStore
 from s3store.testing import LocalS3
-from tests.test_cli_harness import fake_aws, run_on
-from tests.worker_helpers import (
+from tests.cli_harness import fake_aws, run_on
+from tests.worker.helpers import (
     NINE_INDEPENDENT_STEPS,
     BarrierExecutor,
     JobIds,

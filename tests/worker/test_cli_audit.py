@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from s3store.testing import LocalS3
-from tests.test_cli_harness import FakeTerminal, fake_aws, run_on
-from tests.worker_helpers import NINE_INDEPENDENT_STEPS, db_for
+from tests.cli_harness import FakeTerminal, fake_aws, run_on
+from tests.worker.helpers import NINE_INDEPENDENT_STEPS, db_for
 from worker_integration import ExecutionStep, JobStatus
 from worker_integration.db_service import execution_steps_key
 from worker_integration.demo.run import DEMO_WORKFLOW

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from s3store.testing import FaultPlan, LocalS3
-from tests.worker_helpers import NINE_INDEPENDENT_STEPS, JobIds, db_for, target_for
+from tests.worker.helpers import NINE_INDEPENDENT_STEPS, JobIds, db_for, target_for
 from worker_integration import (
     InvocationReport,
     JobStatus,

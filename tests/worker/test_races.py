@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 import pytest
 
 from s3store.testing import FaultPlan, LocalS3
-from tests.worker_helpers import (
+from tests.worker.helpers import (
     NINE_INDEPENDENT_STEPS,
     BarrierExecutor,
     JobIds,

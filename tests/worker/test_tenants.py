@@ -14,8 +14,8 @@ import pytest
 import s3store.cli.context
 from s3store import JsonStore
 from s3store.testing import LocalS3
-from tests.test_cli_harness import fake_aws, run_on
-from tests.worker_helpers import NINE_INDEPENDENT_STEPS, db_for, put_raw
+from tests.cli_harness import fake_aws, run_on
+from tests.worker.helpers import NINE_INDEPENDENT_STEPS, db_for, put_raw
 from worker_integration import SimulatedExecutor, WorkflowOrchestrator
 from worker_integration.db_service import execution_steps_key
 from worker_integration.tools.job_listing import list_jobs

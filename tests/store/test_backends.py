@@ -13,10 +13,10 @@ import pytest
 from s3store import JsonStore, StorageError
 from s3store.probe import DELETE, PUT_CHECKS, Verdict
 from s3store.testing import LocalS3
+from tests.cli_harness import fake_aws
 from tests.compat import race_if_match
 from tests.servers import BACKENDS, Bucket, ServerProcess, deviates
-from tests.test_cli_harness import fake_aws
-from tests.worker_helpers import run_demo
+from tests.worker.helpers import run_demo
 
 SERVER_BACKENDS = [name for name in BACKENDS if name != "local"]
 

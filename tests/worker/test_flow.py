@@ -4,14 +4,13 @@ and the incident's stale-list case, with the old code as negative control."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
 
 from s3store import CorruptDocumentError
 from s3store.testing import LocalS3
-from tests.worker_helpers import (
+from tests.worker.helpers import (
     NINE_INDEPENDENT_STEPS,
     FailingExecutor,
     FakeTime,
@@ -48,23 +47,6 @@ DEPENDENT = Workflow.of([
     WorkflowStep(name="Draft", depends_on=(1, 2)),
     WorkflowStep(name="Notify", step_type="webhook", depends_on=(3,)),
 ])
-
-
-@pytest.fixture(scope="module")
-def local_s3() -> Iterator[LocalS3]:
-    """One server for the module: every test has its own job ids, hence its own keys."""
-    with LocalS3() as s3:
-        yield s3
-
-
-@pytest.fixture
-def db(local_s3: LocalS3) -> DBService:
-    return db_for(local_s3)
-
-
-@pytest.fixture
-def ids() -> JobIds:
-    return JobIds.fresh()
 
 
 def _record_workflow_steps(db: DBService, ids: JobIds, workflow: Workflow,

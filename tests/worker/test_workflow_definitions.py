@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.worker_helpers import NINE_INDEPENDENT_STEPS
+from tests.worker.helpers import NINE_INDEPENDENT_STEPS
 from worker_integration.demo.run import DEMO_WORKFLOW
 from worker_integration.workflow import (
     WORKFLOWS,

@@ -15,12 +15,12 @@ import pytest
 
 from s3store.cli import COMMAND_GROUP, Command, Context, framework
 from s3store.testing import LocalS3
-from tests.test_cli_harness import fake_aws, run, run_on
+from tests.cli_harness import fake_aws, run, run_on
 from worker_integration.tools.cli import AUDIT, BENCH, DEMO, STEPS
 from worker_integration.tools.cli_context import CommandContext
 from worker_integration.tools.cli_recover import RECOVER
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = ("probe", "get", "steps", "audit", "recover", "demo", "bench")
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from s3store import AlreadyExistsError, CorruptDocumentError, InvalidKeyError, NotFoundError
 from s3store.testing import LocalS3
-from tests.worker_helpers import JobIds, db_for, put_raw, raw_bytes, stored_json, writes
+from tests.worker.helpers import JobIds, put_raw, raw_bytes, stored_json, writes
 from worker_integration import (
     DBService,
     ExecutionStep,
@@ -75,23 +75,6 @@ def test_upsert_refuses_what_is_not_an_array_of_steps(current: Any) -> None:
 
 
 # -- recording on LocalS3 ------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def local_s3() -> Iterator[LocalS3]:
-    """One server for the module: every test has its own job ids, hence its own keys."""
-    with LocalS3() as s3:
-        yield s3
-
-
-@pytest.fixture
-def db(local_s3: LocalS3) -> DBService:
-    return db_for(local_s3)
-
-
-@pytest.fixture
-def ids() -> JobIds:
-    return JobIds.fresh()
 
 
 def test_record_and_read_back(db: DBService, ids: JobIds, local_s3: LocalS3) -> None:

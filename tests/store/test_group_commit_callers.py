@@ -130,6 +130,19 @@ def test_a_lone_follower_queued_behind_a_round_returns_and_the_queue_empties(
     assert store._group is not None and store._group._queues == {}
 
 
+def interrupted_and_carried(outcomes: dict[str, Any], *threads: threading.Thread,
+                            ) -> tuple[str, Any]:
+    """Join `threads` (the leader, then t1 and t2); exactly one of t1 and t2 was
+    interrupted: the other's name and outcome."""
+    for thread in threads:
+        thread.join(BOUND)
+        assert not thread.is_alive()
+    interrupted = [n for n in ("t1", "t2") if isinstance(outcomes[n], KeyboardInterrupt)]
+    assert len(interrupted) == 1
+    (carried_on,) = {"t1", "t2"} - set(interrupted)
+    return carried_on, outcomes[carried_on]
+
+
 @pytest.mark.parametrize("landed", [True, False], ids=["write-landed", "write-not-sent"])
 def test_a_leader_interrupted_mid_request_hands_its_round_on(s3: LocalS3, landed: bool) -> None:
     """The leader of the second round gets a KeyboardInterrupt while its PUT is on the
@@ -144,13 +157,7 @@ def test_a_leader_interrupted_mid_request_hands_its_round_on(s3: LocalS3, landed
     first, second = (run(store, append(name), outcomes, name) for name in ("t1", "t2"))
     wait_until_queued(store, 2)
     held.release()
-    for thread in (leader, first, second):
-        thread.join(BOUND)
-        assert not thread.is_alive()
-    interrupted = [n for n in ("t1", "t2") if isinstance(outcomes[n], KeyboardInterrupt)]
-    assert len(interrupted) == 1
-    (carried_on,) = {"t1", "t2"} - set(interrupted)
-    document = outcomes[carried_on]
+    carried_on, document = interrupted_and_carried(outcomes, leader, first, second)
     assert isinstance(document, Document) and carried_on in document.value
     final = store.get(KEY).value
     assert sorted(final) == sorted(["leader", "t1", "t2"] if landed
@@ -182,13 +189,7 @@ def test_a_leader_interrupted_after_its_write_was_answered_hands_on_what_landed(
     first, second = (run(store, append(name), outcomes, name) for name in ("t1", "t2"))
     wait_until_queued(store, 2)
     held.release()
-    for thread in (leader, first, second):
-        thread.join(BOUND)
-        assert not thread.is_alive()
-    interrupted = [n for n in ("t1", "t2") if isinstance(outcomes[n], KeyboardInterrupt)]
-    assert len(interrupted) == 1
-    (carried_on,) = {"t1", "t2"} - set(interrupted)
-    document = outcomes[carried_on]
+    _, document = interrupted_and_carried(outcomes, leader, first, second)
     assert isinstance(document, Document) and sorted(document.value) == ["leader", "t1", "t2"]
     # the leader's round and the second round, nothing more
     assert [(r.method, r.status) for r in s3.requests] == [("PUT", 200), ("PUT", 200)]

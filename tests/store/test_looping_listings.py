@@ -15,8 +15,8 @@ import pytest
 
 from s3store import REPEATED_LISTING, JsonStore, StorageError
 from s3store.testing import FaultPlan, LocalS3
-from tests.test_cli_harness import fake_aws, run_on
-from tests.worker_helpers import JobIds, db_for
+from tests.cli_harness import fake_aws, run_on
+from tests.worker.helpers import JobIds, db_for
 from worker_integration import ExecutionStep
 
 KEY = "doc.json"

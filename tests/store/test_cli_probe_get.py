@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from s3store.testing import FaultPlan, LocalS3
-from tests.test_cli_harness import fake_aws, run_on
+from tests.cli_harness import fake_aws, run_on
 
 
 @pytest.fixture(autouse=True)

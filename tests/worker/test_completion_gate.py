@@ -9,17 +9,15 @@ a job record holding `null` is corrupt, not absent. Each test failed on the code
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pytest
 
 from s3store import CorruptDocumentError
 from s3store.testing import LocalS3
-from tests.worker_helpers import (
+from tests.worker.helpers import (
     NINE_INDEPENDENT_STEPS,
     FakeTime,
     JobIds,
-    db_for,
     put_raw,
     raw_bytes,
     stored_json,
@@ -41,22 +39,6 @@ from worker_integration.services.job_completion_service import expected_steps
 
 _DEPENDENT = Workflow.of([WorkflowStep(name="First"),
                           WorkflowStep(name="Second", depends_on=(0,))])
-
-
-@pytest.fixture(scope="module")
-def local_s3() -> Iterator[LocalS3]:
-    with LocalS3() as s3:
-        yield s3
-
-
-@pytest.fixture
-def db(local_s3: LocalS3) -> DBService:
-    return db_for(local_s3)
-
-
-@pytest.fixture
-def ids() -> JobIds:
-    return JobIds.fresh()
 
 
 def _orchestrator(db: DBService) -> WorkflowOrchestrator:

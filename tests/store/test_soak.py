@@ -1,6 +1,6 @@
 """The fault soak (see tests/soak.py) with write-id resolution, and its negative control.
 
-`pytest tests/test_soak.py --soak-updates 20000` runs a larger one.
+`pytest tests/store/test_soak.py --soak-updates 20000` runs a larger one.
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@ up front, that no request reached S3 at all.
 
 Rows of the README's bad-input table that the worker's own tests already prove are
 not repeated here: the wrong shape of the steps array
-(`tests/test_worker_db_service.py::test_a_corrupt_object_is_reported_and_left_byte_identical`)
+(`tests/worker/test_db_service.py::test_a_corrupt_object_is_reported_and_left_byte_identical`)
 and hostile ids refused before any request
-(`tests/test_worker_db_service.py::test_hostile_ids_are_refused_before_any_request`).
+(`tests/worker/test_db_service.py::test_hostile_ids_are_refused_before_any_request`).
 """
 
 from __future__ import annotations

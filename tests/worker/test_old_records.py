@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 
 import pytest
 
 from s3store import JsonStore
 from s3store.testing import LocalS3
-from tests.worker_helpers import NINE_INDEPENDENT_STEPS, JobIds, db_for, put_raw, stored_json
+from tests.worker.helpers import NINE_INDEPENDENT_STEPS, JobIds, db_for, put_raw, stored_json
 from worker_integration import ExecutionStep, InvalidRecordError, SimulatedExecutor, StepProcessor
 from worker_integration.tools.audit import audit_job
 from worker_integration.tools.job_listing import list_jobs
@@ -26,12 +25,6 @@ OLD = {"step_order": 2.0, "step_type": "ai_generation", "step_name": "Step 2",
        "error": {"message": "retried"},
        "usage_info": {"model": "gpt-4o", "cost_usd": None, "input_tokens": None,
                       "output_tokens": 12}}
-
-
-@pytest.fixture(scope="module")
-def local_s3() -> Iterator[LocalS3]:
-    with LocalS3() as s3:
-        yield s3
 
 
 def test_an_old_record_the_models_refuse_does_not_block_the_job(

@@ -8,8 +8,8 @@ import pytest
 
 from s3store import JsonStore
 from s3store.testing import FaultPlan, LocalS3
-from tests.test_cli_harness import fake_aws
-from tests.worker_helpers import run_demo
+from tests.cli_harness import fake_aws
+from tests.worker.helpers import run_demo
 from worker_integration import ExecutionStep, InvocationReport, ProcessInvoker, UsageInfo
 from worker_integration.demo.report import progress_line, steps_table, verdict_of
 from worker_integration.demo.run import DEMO_WORKFLOW, main

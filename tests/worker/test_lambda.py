@@ -7,7 +7,6 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ import tenacity
 
 from s3store import NotFoundError, RetryPolicy
 from s3store.testing import LocalS3
-from tests.worker_helpers import NINE_INDEPENDENT_STEPS, JobIds, db_for, stored_json
+from tests.worker.helpers import NINE_INDEPENDENT_STEPS, JobIds, db_for, stored_json
 from worker_integration import (
     DependencyTimeoutError,
     ExecutionStep,
@@ -63,12 +62,6 @@ class Counting:
         with self.lock:
             self.runs[request.step_order] = self.runs.get(request.step_order, 0) + 1
         return self.inner.run(request)
-
-
-@pytest.fixture(scope="module")
-def local_s3() -> Iterator[LocalS3]:
-    with LocalS3() as s3:
-        yield s3
 
 
 @pytest.fixture

@@ -168,5 +168,5 @@ class FailingExecutor:
 def run_demo(*args: str) -> tuple[int, list[str]]:
     """The demo in threads with short steps: its exit status and printed lines."""
     out = io.StringIO()
-    status = main(["--threads", "--step-delay", "0.05", *args], out=out)
+    status = main(["--threads", "--step-delay", "50", *args], out=out)
     return status, out.getvalue().splitlines()

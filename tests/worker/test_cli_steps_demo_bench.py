@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,20 +11,14 @@ import pytest
 import worker_integration.tools.cli as job_cli
 from s3store.cli import main
 from s3store.testing import LocalS3
-from tests.test_cli_harness import fake_aws, run, run_on
-from tests.worker_helpers import JobIds, db_for
+from tests.cli_harness import fake_aws, run, run_on
+from tests.worker.helpers import JobIds, db_for
 from worker_integration import ExecutionStep, UsageInfo
 
 
 @pytest.fixture(autouse=True)
 def _aws(monkeypatch: pytest.MonkeyPatch) -> None:
     fake_aws(monkeypatch)
-
-
-@pytest.fixture(scope="module")
-def local_s3() -> Iterator[LocalS3]:
-    with LocalS3() as s3:
-        yield s3
 
 
 def _record_two_steps(s3: LocalS3, ids: JobIds) -> None:
@@ -84,7 +77,7 @@ def test_steps_exits_1_without_steps_or_with_corrupt_ones(
 
 
 def test_demo_runs_what_make_demo_runs(capsys: pytest.CaptureFixture[str]) -> None:
-    result = run(capsys, "demo", "--threads", "--step-delay", "0.02", "--latency", "0")
+    result = run(capsys, "demo", "--threads", "--step-delay", "20", "--latency", "0")
     assert result.code == 0, result.err
     assert "10/10 execution steps stored" in result.out.splitlines()
 
@@ -93,7 +86,7 @@ def test_demo_passes_its_arguments_on_and_its_usage_errors_back(
         capsys: pytest.CaptureFixture[str]) -> None:
     result = run(capsys, "demo", "--jobs", "0")
     assert result.code == 2
-    assert "usage: python -m worker_integration.demo.run" in result.err
+    assert result.err.startswith("usage: s3store demo ")  # the command the README shows
     assert "--jobs and --workers must be at least 1" in result.err
     shown = run(capsys, "demo", "--help")
     assert shown.code == 0 and "--compare" in shown.out  # the demo's own help
@@ -101,25 +94,28 @@ def test_demo_passes_its_arguments_on_and_its_usage_errors_back(
 
 def test_demo_on_a_given_bucket_from_the_global_options(
         capsys: pytest.CaptureFixture[str], local_s3: LocalS3) -> None:
-    result = run_on(capsys, local_s3, "demo", "--threads", "--step-delay", "0.02")
+    result = run_on(capsys, local_s3, "demo", "--threads", "--step-delay", "20")
     assert result.code == 0, result.err
     assert result.out.splitlines()[0].startswith(
         f"S3: bucket {local_s3.bucket} at {local_s3.endpoint_url}: safe: conditional writes "
         "are honoured")
 
 
-def test_bench_runs_python_dash_m_benchmarks_from_the_checkout(
+def test_bench_runs_the_checkouts_benchmarks_in_the_callers_directory(
         capfd: pytest.CaptureFixture[str], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(job_cli, "project_root", lambda: tmp_path)
-    (tmp_path / "benchmarks").mkdir()
-    (tmp_path / "benchmarks" / "__init__.py").write_text("")
-    (tmp_path / "benchmarks" / "__main__.py").write_text(
+    checkout, elsewhere = tmp_path / "checkout", tmp_path / "elsewhere"
+    monkeypatch.setattr(job_cli, "project_root", lambda: checkout)
+    (checkout / "benchmarks").mkdir(parents=True)
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # a relative --output is the caller's, not the checkout's
+    (checkout / "benchmarks" / "__init__.py").write_text("")
+    (checkout / "benchmarks" / "__main__.py").write_text(
         "import os, sys\nprint(sys.executable, os.getcwd(), sys.argv[1:])\nsys.exit(3)\n")
-    code = main(["bench", "--quick", "--json-out", "x.json"])
+    code = main(["bench", "--quick", "--output", "out"])
     out = capfd.readouterr().out
     assert code == 3  # its exit status, passed on
-    assert out == f"{sys.executable} {tmp_path} ['--quick', '--json-out', 'x.json']\n"
+    assert out == f"{sys.executable} {elsewhere} ['--quick', '--output', 'out']\n"
 
 
 def test_bench_without_benchmarks_says_where_it_looked(

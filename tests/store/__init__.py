@@ -1,0 +1,1 @@
+"""The store's tests (`s3store`)."""
