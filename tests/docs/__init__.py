@@ -1,0 +1,1 @@
+"""The documentation's tests: every code block of README.md and docs/ runs; links resolve."""
