@@ -237,9 +237,8 @@ class ConditionalWriter:
             if exc.transient:
                 raise Again from exc  # still unresolved: resolved first next attempt
             raise
-        lost.unresolved = None
         if base.identifies(head):
-            self._answered("delete", lost)
+            self._answered("delete", lost)  # resolved: nothing open, nothing unresolved
             raise Again  # provably still the version to delete: send again
         raise OutcomeUnknownError("the answer to a delete was lost and the object has "
                                   "changed since (or cannot be told from the one named)",

@@ -366,3 +366,17 @@ def test_a_caller_leaving_the_round_it_was_handed_leaves_the_key_to_the_next() -
     assert sorted(rounds.outcomes.values()) == ["KeyboardInterrupt", "Leave", "ok", "ok"]
     assert [p.owner for p in rounds.batches[2]] == [rounds.threads["z"].ident]
     assert rounds.group._queues == {}
+
+
+def test_the_last_caller_leaving_a_handed_over_round_forgets_the_key() -> None:
+    """As above without Z: the caller handed the round leaves as it wakes, and nobody
+    else waits. Leaving is then the key's last event: it must forget the queue (nothing
+    else will), and count nobody queued."""
+    rounds = GatedRounds(gated=2)
+    follower = rounds.round_one_of_x_and_y()
+    Leavable.until_waiting(follower)
+    Leavable.leaving.add(follower)  # it leaves when next woken: by the hand-over
+    rounds.gates[1].set()
+    rounds.join_all()
+    assert sorted(rounds.outcomes.values()) == ["KeyboardInterrupt", "Leave", "ok"]
+    assert rounds.group._queues == {} and rounds.group.queued("k") == 0

@@ -315,10 +315,24 @@ def test_a_lost_delete_is_resolved_again_before_it_is_sent_again(s3: LocalS3) ->
     s3.clear_requests()
     s3.inject("error_after_write")  # the delete happens, its answer is a 500
     s3.inject("slow_down")  # the resolving HEAD is throttled: ask again, never resend
-    with pytest.raises(OutcomeUnknownError):
+    with pytest.raises(OutcomeUnknownError) as caught:
         store.delete(KEY, etag=first.etag)  # gone: by this delete or another's
     assert [(r.method, r.status) for r in s3.requests] == [
         ("DELETE", 500), ("HEAD", 503), ("HEAD", 404)]
+    assert (caught.value.key, caught.value.etag) == (KEY, first.etag)
+    assert str(caught.value).startswith(
+        "the answer to a delete was lost and the object is gone: by this delete or another "
+        "writer's, nobody can tell")
+
+
+def test_a_lost_delete_that_did_not_land_is_sent_again_after_one_head(s3: LocalS3) -> None:
+    store = JsonStore(s3.client(read_timeout=0.3, max_attempts=1), s3.bucket, retry=NO_WAIT)
+    first = store.create(KEY, {"v": 1})
+    s3.clear_requests()
+    s3.inject("error_before_write")  # a 500 before the delete: its outcome looks lost
+    store.delete(KEY, etag=first.etag)
+    assert [(r.method, r.status) for r in s3.requests] == [
+        ("DELETE", 500), ("HEAD", 200), ("DELETE", 204)]  # resolved once, then resent
 
 
 def test_a_lost_answer_proven_not_landed_on_a_current_base_is_resent_without_a_read(

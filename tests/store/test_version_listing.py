@@ -197,3 +197,48 @@ def test_an_unordered_listing_is_its_own_error() -> None:
     with pytest.raises(StorageError) as caught:
         list(objects.keys())
     assert caught.value.code == UNORDERED_LISTING and not caught.value.transient
+
+
+def test_keys_walk_a_real_listing_under_a_prefix_page_by_page(versioned: LocalS3) -> None:
+    client = versioned.client()
+    for key in ("a/1", "a/2", "a/3", "b/1"):
+        client.put_object(Bucket=versioned.bucket, Key=key, Body=b"x")
+    objects = ObjectClient(client, versioned.bucket)
+    calls: list[dict[str, Any]] = []
+    client.meta.events.register("before-parameter-build.s3.ListObjectsV2",
+                                lambda params, **_: calls.append(dict(params)))
+    assert list(objects.keys("a/", page_size=2)) == ["a/1", "a/2", "a/3"]
+    assert [(c["Prefix"], c["MaxKeys"]) for c in calls] == [("a/", 2), ("a/", 2)]
+    calls.clear()
+    assert list(objects.keys()) == ["a/1", "a/2", "a/3", "b/1"]  # by default: every key
+    assert [(c["Prefix"], c["MaxKeys"]) for c in calls] == [("", 1000)]
+    assert list(objects.keys("c/")) == []  # S3 leaves Contents out of an empty page
+
+
+def test_a_key_repeated_across_pages_names_the_prefix() -> None:
+    objects = stubbed_keys(key_page("a/1", "a/2", next_page="t1"), key_page("a/2", "a/3"))
+    walk = objects.keys("a/")
+    assert [next(walk), next(walk)] == ["a/1", "a/2"]
+    with pytest.raises(StorageError) as caught:
+        next(walk)
+    assert caught.value.code == REPEATED_LISTING and caught.value.key == "a/"
+    assert str(caught.value).startswith(
+        "the server's ListObjectsV2 loops: key 'a/2' listed again after 'a/2'")
+
+
+def test_a_continuation_token_served_twice_names_the_listing() -> None:
+    objects = stubbed_keys(key_page("a", next_page="t1"), key_page("b", next_page="t1"))
+    with pytest.raises(StorageError) as caught:
+        list(objects.keys())
+    assert caught.value.code == REPEATED_LISTING and not caught.value.transient
+    assert str(caught.value).startswith("the server's ListObjectsV2 loops: ")
+
+
+def test_an_unordered_listing_says_what_came_after_what() -> None:
+    objects = stubbed_keys(key_page("b/1", "a/1"))
+    with pytest.raises(StorageError) as caught:
+        list(objects.keys("x"))
+    assert caught.value.key == "x"
+    assert str(caught.value).startswith(
+        "the server lists keys out of order ('a/1' after 'b/1'); this walk needs S3's "
+        "key order")
