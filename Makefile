@@ -25,7 +25,9 @@ BACKEND_TESTS := tests/store/test_store_contract.py tests/store/test_races.py \
 	tests/store/test_backends.py
 ARGS ?=
 
-# $(call install,VENV,PIP ARGUMENTS): create VENV if needed and install into it.
+# $(call install,VENV,PIP ARGUMENTS): create VENV if needed and install into it (a comma
+# in the arguments is $(comma): make would split them there).
+comma := ,
 ifeq ($(INSTALLER),pip)
 define install
 	test -x $(1)/bin/python || $(PYTHON) -m venv $(1)
@@ -50,7 +52,7 @@ $(VENV)/.stamp-testing: pyproject.toml
 	touch $@
 
 $(VENV)/.stamp-bench: pyproject.toml
-	$(call install,$(VENV),-e '.[testing,bench]')
+	$(call install,$(VENV),-e '.[testing$(comma)bench]')
 	touch $@
 
 $(VENV)/.stamp-test: pyproject.toml
@@ -96,7 +98,7 @@ compat: $(VENV)/.stamp-test $(MS_STAMP)
 # Mutation testing (long: not part of `make test`); `$(BIN)/mutmut results` lists survivors.
 # mutmut runs the suite from a copy in mutants/: it is told where ministack is.
 mutation: $(VENV)/.stamp-test $(MS_STAMP)
-	$(call install,$(VENV),-e '.[test,mutation]')
+	$(call install,$(VENV),-e '.[test$(comma)mutation]')
 	S3STORE_MINISTACK=$(abspath $(MS_VENV))/bin/ministack $(BIN)/mutmut run $(ARGS)
 	$(BIN)/mutmut results
 
