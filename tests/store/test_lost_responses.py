@@ -148,6 +148,22 @@ def test_negative_control_replace_without_resolution_reports_false_conflict(
     assert store.get(KEY).value == {"v": 2}
 
 
+@pytest.mark.parametrize("kind", LOST)
+def test_negative_control_delete_without_resolution_reports_a_false_outcome(
+    s3: LocalS3, kind: FaultKind
+) -> None:
+    """Resolution off, a delete whose answer is lost after it landed is sent again
+    blindly: the resend finds nothing to delete and the caller is told so, although its
+    own delete did it."""
+    store = make_store(s3, resolve=False)
+    first = store.create(KEY, {"v": 1})
+    s3.clear_requests()
+    s3.inject(kind)
+    with pytest.raises((NotFoundError, ConflictError)):
+        store.delete(KEY, etag=first.etag)
+    assert [r.method for r in s3.requests] == ["DELETE", "DELETE"]  # no HEAD: sent again
+
+
 @pytest.mark.parametrize("kind", ["slow_down", "error_before_write", "conditional_conflict"])
 def test_conditional_delete_is_acknowledged_once(s3: LocalS3, kind: FaultKind) -> None:
     store = make_store(s3)
