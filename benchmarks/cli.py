@@ -129,14 +129,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parts = set(args.only)
     if not parts <= set(PARTS) or args.latency < 0:
         parser.error(f"--only takes a subset of {','.join(PARTS)}; --latency must be >= 0")
-    if args.update_docs and "sweep" not in parts:
-        parser.error("--update-docs needs the sweep (--only ...,sweep)")
+    if args.update_docs and ("sweep" not in parts or args.quick):
+        parser.error("--update-docs needs the sweep at its default sizes (no --quick)")
     sizes = QUICK_SIZES if args.quick else DEFAULT_SIZES
     results = Results(latency=args.latency / 1000, sizes=sizes)
     started_at = datetime.datetime.now(datetime.UTC)
     started = time.monotonic()
     load = os.getloadavg()[0]  # other work on the machine skews every number
-    print(f"make bench: LocalS3 (moto, strict) in its own process, {args.latency:g} ms added "
+    print(f"s3store bench: LocalS3 (moto, strict) in its own process, {args.latency:g} ms added "
           f"to every request; {'quick' if args.quick else 'default'} sizes; "
           f"{os.cpu_count()} CPUs (load {load:.1f} at start), Python "
           f"{platform.python_version()}\n\n{LEGEND}\n", flush=True)

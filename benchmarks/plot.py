@@ -1,8 +1,13 @@
 """The benchmark's figure, drawn by matplotlib (the `bench` extra): the writer sweep,
 one line per option, in three panels that share the writers axis — acknowledged
-updates/s, requests per acknowledged update, and p99 latency per update.
+updates/s, requests per acknowledged update, and p99 latency per acknowledged update (on a
+log scale: the slowest option's seconds would otherwise flatten everyone else's
+milliseconds).
 
-An option that lost updates is dashed: its throughput counts writes that were erased.
+An option that lost updates is dashed: its throughput counts writes that were erased. An
+option whose writers gave up on updates says how many in its label; at a writer count
+where nothing was acknowledged it has no point in the last two panels (there is no
+figure per acknowledged update), which its label also says.
 """
 
 from __future__ import annotations
@@ -17,14 +22,29 @@ from matplotlib.figure import Figure
 from benchmarks.harness import Measurement
 from benchmarks.scenarios import Results
 
-__all__ = ["PANELS", "sweep_figure", "write_sweep_figure"]
+__all__ = ["PANELS", "option_label", "sweep_figure", "write_sweep_figure"]
 
-PANELS: Final[tuple[tuple[str, Callable[[Measurement], float]], ...]] = (
-    ("acknowledged updates/s", lambda m: m.updates_per_s),
-    ("requests per acknowledged update", lambda m: m.requests_per_ack),
-    ("p99 latency of an update (ms)", lambda m: m.p99_ms),
+PANELS: Final[tuple[tuple[str, str, Callable[[Measurement], float]], ...]] = (
+    ("acknowledged updates/s", "linear", lambda m: m.updates_per_s),
+    ("requests per acknowledged update", "linear", lambda m: m.requests_per_ack),
+    ("p99 latency of an acknowledged update (ms)", "log", lambda m: m.p99_ms),
 )
-"""Each panel's y label and what it plots of a measurement."""
+"""Each panel's y label, y scale, and what it plots of a measurement."""
+
+
+def option_label(points: dict[int, Measurement]) -> str:
+    """The legend's label of one option's line: its title, and what went wrong."""
+    ordered = [points[w] for w in sorted(points)]
+    notes = []
+    if any(m.lost for m in ordered):
+        notes.append("loses updates")
+    failed = sum(m.failed for m in ordered)
+    if failed:
+        notes.append(f"gave up on {failed} updates")
+    silent = [str(m.writers) for m in ordered if not m.acked]
+    if silent:
+        notes.append(f"none acknowledged at {', '.join(silent)} writers")
+    return ordered[0].title + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def sweep_figure(results: Results, *, quick: bool) -> Figure:
@@ -38,20 +58,24 @@ def sweep_figure(results: Results, *, quick: bool) -> Figure:
     figure = Figure(figsize=(15, 4.8), layout="constrained")
     axes = figure.subplots(1, len(PANELS), sharex=True)
     writers = sorted({w for points in results.sweep.values() for w in points})
-    for (label, value), ax in zip(PANELS, axes, strict=True):
+    for (label, scale, value), ax in zip(PANELS, axes, strict=True):
         for points in results.sweep.values():
             ordered = sorted(points.items())
             lost = any(m.lost for _, m in ordered)
             ys = [value(m) for _, m in ordered]
-            ax.plot([w for w, _ in ordered], [y if math.isfinite(y) else math.nan for y in ys],
-                    marker="o", linestyle="--" if lost else "-",
-                    label=ordered[0][1].title + (" (loses updates)" if lost else ""))
+            ax.plot([w for w, _ in ordered],
+                    [y if math.isfinite(y) and (y > 0 or scale == "linear") else math.nan
+                     for y in ys],
+                    marker="o", linestyle="--" if lost else "-", label=option_label(points))
         ax.set_xscale("log", base=2)
         ax.set_xticks(writers, [str(w) for w in writers])
         ax.set_xlabel(f"writers on one key (threads, {results.sizes.sweep_updates} updates each)")
         ax.set_ylabel(label)
-        ax.set_ylim(bottom=0)
-        ax.grid(visible=True, alpha=0.3)
+        if scale == "log":
+            ax.set_yscale("log")
+        else:
+            ax.set_ylim(bottom=0)
+        ax.grid(visible=True, which="both", alpha=0.3)
     axes[0].legend(loc="best", fontsize="small")
     figure.suptitle(f"N writers appending to one JSON document in S3 (LocalS3, "
                     f"{results.latency * 1000:g} ms per request)"

@@ -8,6 +8,8 @@ ignores); only `--update-docs` touches the committed figure.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,7 +19,7 @@ import pytest
 
 import benchmarks.cli as bench_cli
 from benchmarks.harness import measure
-from benchmarks.plot import PANELS, sweep_figure
+from benchmarks.plot import PANELS, option_label, sweep_figure
 from benchmarks.scenarios import SWEEP_OPTIONS, Results, Sizes, sweep_workloads
 from benchmarks.server import S3Host
 from benchmarks.updaters import option_named
@@ -42,8 +44,9 @@ def tiny_sweep() -> Results:
 def test_each_panel_plots_each_option_from_its_measurements(tiny_sweep: Results) -> None:
     figure = sweep_figure(tiny_sweep, quick=False)
     axes = figure.get_axes()
-    assert [ax.get_ylabel() for ax in axes] == [label for label, _ in PANELS]
-    for ax, (_, value) in zip(axes, PANELS, strict=True):
+    assert [ax.get_ylabel() for ax in axes] == [label for label, _, _ in PANELS]
+    assert [ax.get_yscale() for ax in axes] == [scale for _, scale, _ in PANELS]
+    for ax, (_, _, value) in zip(axes, PANELS, strict=True):
         lines = ax.get_lines()
         assert len(lines) == len(tiny_sweep.sweep)
         for line, points in zip(lines, tiny_sweep.sweep.values(), strict=True):
@@ -53,6 +56,22 @@ def test_each_panel_plots_each_option_from_its_measurements(tiny_sweep: Results)
             lost = any(m.lost for m in points.values())
             assert line.get_linestyle() == ("--" if lost else "-")
             assert str(line.get_label()).endswith("(loses updates)") == lost
+
+
+def test_a_label_says_what_went_wrong(tiny_sweep: Results) -> None:
+    """An option that gave up on updates, or acknowledged none at some writer count, says
+    so (its points there are missing from the per-update panels)."""
+    healthy = tiny_sweep.sweep["s3store"]
+    assert option_label(healthy) == healthy[1].title
+    worn = {w: m if w == 1 else dataclasses.replace(  # as measure() reports no latencies
+                m, acked=0, failed=m.updates, p50_ms=math.nan, p99_ms=math.nan)
+            for w, m in healthy.items()}
+    assert option_label(worn) == (f"{healthy[1].title} (gave up on {worn[4].failed} updates; "
+                                  "none acknowledged at 4 writers)")
+    figure = sweep_figure(Results(latency=0.0, sizes=TINY, sweep={"worn": worn}), quick=False)
+    for ax in figure.get_axes()[1:]:
+        (line,) = ax.get_lines()
+        assert np.isnan(np.asarray(line.get_ydata(), dtype=float)[1])
 
 
 def test_an_empty_sweep_is_refused() -> None:
@@ -105,12 +124,14 @@ def test_update_docs_copies_the_figure(measured: Path, tmp_path: Path) -> None:
     assert measured.read_bytes() == (out / "bench-sweep.png").read_bytes()
 
 
-def test_update_docs_without_the_sweep_is_refused(
-        measured: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("argv", [["--only", "S1", "--update-docs"],
+                                  ["--quick", "--update-docs"]], ids=["no-sweep", "quick"])
+def test_update_docs_without_the_full_sweep_is_refused(
+        measured: Path, capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
-        bench_cli.main(["--only", "S1", "--update-docs"])
+        bench_cli.main(argv)
     assert exit_.value.code == 2
-    assert "--update-docs needs the sweep" in capsys.readouterr().err
+    assert "--update-docs needs the sweep at its default sizes" in capsys.readouterr().err
     assert measured.read_bytes() == b"committed"
 
 

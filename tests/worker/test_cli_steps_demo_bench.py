@@ -118,6 +118,23 @@ def test_bench_runs_the_checkouts_benchmarks_in_the_callers_directory(
     assert out == f"{sys.executable} {elsewhere} ['--quick', '--output', 'out']\n"
 
 
+def test_bench_ignores_a_benchmarks_module_in_the_callers_directory(
+        capfd: pytest.CaptureFixture[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `benchmarks.py` where the caller stands (a common name) must not run instead of
+    the checkout's benchmarks."""
+    checkout, elsewhere = tmp_path / "checkout", tmp_path / "elsewhere"
+    monkeypatch.setattr(job_cli, "project_root", lambda: checkout)
+    (checkout / "benchmarks").mkdir(parents=True)
+    (checkout / "benchmarks" / "__init__.py").write_text("")
+    (checkout / "benchmarks" / "__main__.py").write_text('print("the checkout")\n')
+    elsewhere.mkdir()
+    (elsewhere / "benchmarks.py").write_text("print('a decoy')\n")
+    monkeypatch.chdir(elsewhere)
+    assert main(["bench"]) == 0
+    assert capfd.readouterr().out == "the checkout\n"
+
+
 def test_bench_without_benchmarks_says_where_it_looked(
         capsys: pytest.CaptureFixture[str], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:

@@ -69,8 +69,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                              "(default 10)")
     parser.add_argument("--fail", action="append", default=[], metavar="STEP_NAME",
                         help="make this step fail (recorded with success: false)")
-    parser.add_argument("--endpoint-url", help="S3 endpoint (with --bucket)")
-    parser.add_argument("--bucket", help="use this bucket instead of a local S3")
+    parser.add_argument("--endpoint-url", metavar="URL", help="S3 endpoint (with --bucket)")
+    parser.add_argument("--bucket", metavar="BUCKET", help="use this bucket instead of a local S3")
     args = parser.parse_args(argv)
     args.bucket = args.bucket or os.environ.get("S3STORE_BUCKET")
     if args.endpoint_url and not args.bucket:

@@ -240,7 +240,9 @@ class BenchCommand(CommandHelp):
             print(f"s3store bench: no benchmarks in {root} (they run from the project's "
                   "checkout: `make bench`, or `python -m benchmarks` there)", file=ctx.err)
             return 2
-        command = [sys.executable, "-m", "benchmarks", *args.args]
+        # -P: the caller's directory is not on the import path, so a `benchmarks` module
+        # there cannot stand in for the checkout's.
+        command = [sys.executable, "-P", "-m", "benchmarks", *args.args]
         path = os.environ.get("PYTHONPATH")
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             [str(root), *([path] if path else [])])}
