@@ -1,6 +1,7 @@
 # Every target installs what it needs, and no more, into .venv on its first run: `make demo`
-# the store and the local S3 (the `testing` extra), `make bench` those and matplotlib (`bench`),
-# `make test` the test set (`test`). The installer is uv (installed into the venv from the
+# the store and the local S3 (the `testing` extra), `make bench` those and matplotlib
+# (`bench`), `make pytest` the suite's (`test`), `make lint` ruff (`lint`), `make typecheck`
+# mypy, the stubs and what the checked code imports (`typecheck`). The installer is uv (installed into the venv from the
 # package index: a fresh `make test` installs in seconds instead of minutes); INSTALLER=pip
 # uses plain pip instead, with the same requirements.
 PYTHON ?= python3
@@ -59,6 +60,14 @@ $(VENV)/.stamp-test: pyproject.toml
 	$(call install,$(VENV),-e '.[test]')
 	touch $@
 
+$(VENV)/.stamp-lint: pyproject.toml
+	$(call install,$(VENV),-e '.[lint]')
+	touch $@
+
+$(VENV)/.stamp-typecheck: pyproject.toml
+	$(call install,$(VENV),-e '.[typecheck]')
+	touch $@
+
 $(MIN_STAMP): pyproject.toml $(MIN_CONSTRAINTS)
 	$(call install,$(MIN_VENV),-c $(MIN_CONSTRAINTS) -e '.[test]')
 	touch $(MIN_STAMP)
@@ -73,16 +82,16 @@ $(LS_STAMP): $(LS_REQUIREMENTS)
 
 test: lint typecheck pytest
 
-lint: $(VENV)/.stamp-test
+lint: $(VENV)/.stamp-lint
 	$(BIN)/ruff check .
 
-typecheck: $(VENV)/.stamp-test
+typecheck: $(VENV)/.stamp-typecheck
 	$(BIN)/mypy
 
 pytest: $(VENV)/.stamp-test $(MS_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# pytest only: ruff, mypy and the stubs need not be at their minimum.
+# pytest only (the `test` extra: ruff, mypy and the stubs are not installed there).
 test-min: $(MIN_STAMP) $(MS_STAMP)
 	$(MIN_VENV)/bin/pytest $(PYTEST_ARGS)
 
@@ -109,4 +118,5 @@ bench: $(VENV)/.stamp-bench
 	$(BIN)/s3store bench $(ARGS)
 
 clean:
-	rm -rf $(VENV) $(MIN_VENV) $(MS_VENV) $(LS_VENV) mutants .mypy_cache .ruff_cache .pytest_cache *.egg-info
+	rm -rf $(VENV) $(MIN_VENV) $(MS_VENV) $(LS_VENV) mutants .mypy_cache .ruff_cache \
+		.pytest_cache *.egg-info benchmarks/results

@@ -45,7 +45,7 @@ from benchmarks.server import S3Host
 from benchmarks.targets import check
 from benchmarks.updaters import Option
 
-__all__ = ["main"]
+__all__ = ["main", "parse_args"]
 
 _PACKAGE = Path(__file__).resolve().parent
 DEFAULT_OUTPUT = _PACKAGE / "results"
@@ -122,15 +122,21 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the benchmark; see the module docstring."""
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The benchmark's arguments, checked; `SystemExit(2)` with a usage line if wrong."""
     parser = _parser()
     args = parser.parse_args(argv)
-    parts = set(args.only)
-    if not parts <= set(PARTS) or args.latency < 0:
+    if not set(args.only) <= set(PARTS) or args.latency < 0:
         parser.error(f"--only takes a subset of {','.join(PARTS)}; --latency must be >= 0")
-    if args.update_docs and ("sweep" not in parts or args.quick):
+    if args.update_docs and ("sweep" not in args.only or args.quick):
         parser.error("--update-docs needs the sweep at its default sizes (no --quick)")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; see the module docstring."""
+    args = parse_args(argv)
+    parts = set(args.only)
     sizes = QUICK_SIZES if args.quick else DEFAULT_SIZES
     results = Results(latency=args.latency / 1000, sizes=sizes)
     started_at = datetime.datetime.now(datetime.UTC)

@@ -19,8 +19,8 @@ MAKE, SH = shutil.which("make"), shutil.which("sh")
 TARGETS = {  # target -> the extras it installs into .venv
     "demo": "testing",
     "bench": "testing,bench",
-    "lint": "test",
-    "typecheck": "test",
+    "lint": "lint",
+    "typecheck": "typecheck",
     "pytest": "test",
     "mutation": "test,mutation",
 }

@@ -64,7 +64,9 @@ _EPILOG: Final = f"""\
 S3 is configured as for the AWS CLI: AWS_* environment variables, ~/.aws/config and
 ~/.aws/credentials, --profile, --region; --endpoint-url for an S3-compatible endpoint
 (or AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL). The bucket is --bucket or
-${BUCKET_ENVIRONMENT_VARIABLE}. Options may come before or after the subcommand.
+${BUCKET_ENVIRONMENT_VARIABLE}. Options may come before or after the subcommand; demo and
+bench take their own arguments after their name (and of these options only those they
+use, before it).
 
 exit status: 0 ok / clean, 1 a problem found (unsafe endpoint, audit findings, nothing
 to read or recover), 2 usage or other error, 130 interrupted, 141 output pipe closed.
@@ -78,7 +80,10 @@ class Command(Protocol):
     attribute is the text of `s3store COMMAND --help`). `configure` adds the
     subcommand's own arguments. `run` does the work and returns the exit status.
     A `passthrough` command takes no options of its own: every argument after its
-    name is left, unparsed, in `args.args` (for commands that run another program).
+    name is left, unparsed, in `args.args` (for commands that run another program); of
+    the S3 and output options, given before its name, it takes only those its optional
+    `global_options` attribute names (`dest`s, default: `verbose` alone), and any other
+    one given is a usage error rather than silently unused.
     """
 
     @property
@@ -248,6 +253,20 @@ def _run(command: Command, ctx: Context, args: argparse.Namespace, *, name: str)
         return fail(f"{type(exc).__name__}: {exc}{hint}")
 
 
+_GLOBAL_OPTIONS: Final = {"endpoint_url": "--endpoint-url", "bucket": "--bucket",
+                          "profile": "--profile", "region": "--region", "json": "--json",
+                          "verbose": "--verbose"}
+
+
+def _unused_options(command: Command, args: argparse.Namespace) -> list[str]:
+    """The S3 and output options given to a passthrough `command` that it does not use."""
+    if not getattr(command, "passthrough", False):
+        return []
+    used = frozenset(getattr(command, "global_options", ("verbose",)))
+    return [flag for dest, flag in _GLOBAL_OPTIONS.items()
+            if dest not in used and getattr(args, dest, None)]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `s3store` with `argv` (default: the process's arguments); return the exit status.
 
@@ -263,6 +282,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _exit_status(exc)
     if args.command is None:
         parser.print_help(err)
+        return EXIT_ERROR
+    unused = _unused_options(commands[args.command], args)
+    if unused:
+        print(f"s3store {args.command}: error: {', '.join(unused)} not used by "
+              f"{args.command} (its arguments are its own: `s3store {args.command} --help`)",
+              file=err)
         return EXIT_ERROR
     with _logging(args.verbose, err):
         ctx = Context(args, out=out, err=err)

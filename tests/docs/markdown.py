@@ -14,12 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-__all__ = ["ROOT", "Block", "Link", "anchors", "code_blocks", "doc_files", "links"]
+__all__ = ["ROOT", "Block", "Link", "anchors", "code_blocks", "doc_files", "links",
+           "unseen_code"]
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 """The checkout: README.md, docs/ and the Makefile are here."""
 
 _FENCE: Final = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
+_UNSEEN: Final = re.compile(r"^(?:\s*>\s*(?:`{3,}|~{3,})|\t+ *(?:`{3,}|~{3,})|\s*<pre\b)",
+                             re.IGNORECASE)
+"""Code a renderer shows but this reader does not collect: a fence in a blockquote or
+indented by a tab, an HTML `<pre>`."""
 _HEADING: Final = re.compile(r"^ {0,3}(#{1,6})\s+(?P<title>.+?)\s*#*\s*$")
 _INLINE_CODE: Final = re.compile(r"(`+)(?:(?!\1).)+?\1")
 _LINK: Final = re.compile(r"(?P<image>!?)\[(?P<text>[^\]]*)\]\((?P<target>[^)\s]+)\)")
@@ -150,3 +155,9 @@ def anchors(path: Path) -> set[str]:
         seen[slug] = count + 1
         result.add(slug if count == 0 else f"{slug}-{count}")
     return result
+
+
+def unseen_code(path: Path) -> list[tuple[int, str]]:
+    """(line number, text) of the lines outside fenced blocks that open code this reader
+    does not collect (`_UNSEEN`): a page must not have any, or its code goes untested."""
+    return [(number, line) for number, line in _lines_outside_code(path) if _UNSEEN.match(line)]

@@ -11,10 +11,11 @@ The block's info string says what is done with it (docs/development.md says the 
 - ```` ```sh ````: each line is a command (blank lines and `#` comments skipped, a
   trailing `\\` joins the next line; no pipes, redirections or `;`). Two programs only:
   - `make TARGET ...` is checked with `make -n TARGET ...` in the checkout: the target
-    exists and its recipe expands; nothing is built or installed.
+    exists and its recipe expands; nothing is built or installed. For `make demo` and
+    `make bench`, `ARGS=...` is parsed as the demo or the benchmark parses it.
   - `s3store ...` (or `.venv/bin/s3store ...`) runs in this process through
-    `s3store.cli.main`, against the page's own `LocalS3` (versioned; one per page, shared
-    by its blocks), given as `--endpoint-url URL --bucket BUCKET` before the line's own
+    `s3store.cli.main`, against the block's own `LocalS3` (versioned; one per sh block,
+    shared by its lines), given as `--endpoint-url URL --bucket BUCKET` before the line's own
     arguments, with fake credentials. It must exit 0, unless the line's comment says
     otherwise with `[exit N]`.
   ```` ```sh after-demo ````: before the block the test runs the demo once for the page
@@ -23,11 +24,13 @@ The block's info string says what is done with it (docs/development.md says the 
   other `$NAME` fails.
   A line of any other program (aws, pip, docker, python, an environment assignment)
   fails, unless the block says why it is not run: ```` ```sh not-run: REASON ````, with
-  REASON one of `NOT_RUN_REASONS`. Such a block must hold a line the test could not run:
-  a block the test can run is run.
+  REASON one of `NOT_RUN_REASONS`. Such a block must hold no line the test could run:
+  those go in a block of their own.
 - ```` ```text ````: output, not run. ```` ```json ````: must parse as JSON.
   ```` ```toml ````: must parse as TOML (`tomllib`).
-- Any other info string, or none, fails: every block is run, checked, or marked.
+- Any other info string, or none, fails: every block is run, checked, or marked. Code the
+  reader does not collect (a fence in a blockquote or indented by a tab, `<pre>`) fails
+  `test_no_page_has_code_the_reader_would_miss`.
 """
 
 from __future__ import annotations
@@ -41,12 +44,13 @@ import shutil
 import subprocess
 import tomllib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import pytest
 
+from benchmarks.cli import parse_args as bench_args
 from s3store import JsonStore
 from s3store.cli import main as s3store_main
 from s3store.testing import LocalS3
@@ -54,6 +58,7 @@ from tests.cli_harness import fake_aws
 from tests.docs.markdown import ROOT, Block, code_blocks, doc_files
 from tests.docs.shell import OPERATORS, Command, UnknownPlaceholderError, commands, substitute
 from worker_integration.demo.run import main as demo_main
+from worker_integration.demo.run import parse_args as demo_args
 
 NOT_RUN_REASONS: Final = {
     "real-endpoint": "needs an S3 endpoint of yours and its credentials (AWS, MinIO, R2)",
@@ -65,6 +70,9 @@ KINDS: Final = ("python", "sh", "text", "json", "toml")
 """The info strings' first words the test knows."""
 
 S3STORE_PROGRAMS: Final = ("s3store", ".venv/bin/s3store")
+ARGUMENT_PARSERS: Final[dict[str, Callable[[list[str]], object]]] = {
+    "demo": demo_args, "bench": bench_args}
+"""The make targets whose ARGS=... the test parses as the program they run would."""
 """How an `s3store` line may name the command (`make` installs it in .venv/bin)."""
 
 DEMO_ARGS: Final = ("--threads", "--step-delay", "0", "--latency", "0")
@@ -86,7 +94,8 @@ class Page:
     path: str
     started: list[LocalS3]
     """Every page's LocalS3s, in the order they started (stopped in reverse)."""
-    namespace: dict[str, Any] = field(default_factory=dict)
+    namespace: dict[str, Any] = field(default_factory=lambda: {"__name__": "__main__"})
+    """As a script's: an `if __name__ == "__main__":` body runs too."""
     ran: dict[int, BaseException | None] = field(default_factory=dict)
     """Python blocks run so far, by line: None if it passed, else what it raised."""
     s3: LocalS3 | None = None
@@ -94,7 +103,8 @@ class Page:
     """`$CUSTOMER` and `$JOB` once the demo ran for an `after-demo` block."""
 
     def local_s3(self) -> LocalS3:
-        """The page's LocalS3 (versioned, so that `s3store recover` has versions to read)."""
+        """The LocalS3 of the page's current sh block (versioned, so that `s3store recover` has
+        versions to read): each block starts on a fresh one."""
         if self.s3 is None:
             # moto's buckets live as long as the process: a name no other test uses
             name = re.sub(r"[^a-z0-9]+", "-", self.path.lower()).strip("-")
@@ -178,6 +188,15 @@ def _check_make(command: Command, argv: list[str], where: str) -> None:
     assert result.returncode == 0, (
         f"{where}: `make -n {shlex.join(options)}` exited {result.returncode}:\n"
         f"{result.stdout}{result.stderr}")
+    passed = [a.removeprefix("ARGS=") for a in options if a.startswith("ARGS=")]
+    for target in targets:
+        parse = ARGUMENT_PARSERS.get(target)
+        if parse is not None:  # the arguments the target passes on must be ones it takes
+            try:
+                parse(shlex.split(passed[-1]) if passed else [])
+            except SystemExit as exc:
+                pytest.fail(f"{where}: `{command.text}`: {target} refuses its ARGS (exit "
+                            f"{exc.code})")
 
 
 def _demo_variables(page: Page, where: str) -> dict[str, str]:
@@ -233,12 +252,15 @@ def _run_sh(block: Block, page: Page, capsys: pytest.CaptureFixture[str]) -> Non
         assert reason in NOT_RUN_REASONS, (
             f"{block.id}: `not-run: {reason}` is not one of the reasons allowed "
             f"({', '.join(NOT_RUN_REASONS)})")
-        assert not all(_runnable(c) for c in lines), (
-            f"{block.id}: every line is one the test runs (make, s3store): drop `not-run`")
+        runnable = [c.text for c in lines if _runnable(c)]
+        assert not runnable, (
+            f"{block.id}: {runnable[0]!r} is a line the test runs (make, s3store): give it a "
+            "block of its own, so that `not-run` hides nothing the test could check")
         return
     assert options in ("", "after-demo"), (
         f"{block.id}: unknown sh option {options!r} (after-demo, or not-run: REASON)")
     assert lines, f"{block.id}: an sh block without a command"
+    page.s3, page.variables = None, None  # each sh block on an S3 of its own
     for command in lines:
         where = f"{block.path}:L{command.line}"
         assert _runnable(command), (
@@ -289,15 +311,16 @@ def test_every_page_has_a_block_the_test_runs() -> None:
         assert runs, f"{name} has no python or runnable sh block"
 
 
-def test_not_run_needs_a_known_reason_and_a_line_the_test_could_not_run(
+def test_not_run_needs_a_known_reason_and_hides_no_line_the_test_could_run(
         capsys: pytest.CaptureFixture[str]) -> None:
-    """`not-run` cannot hide a block the test could run, nor give a reason of its own."""
+    """`not-run` cannot hide a line the test could run, nor give a reason of its own."""
     page = Pages().page("p.md")
     _run_sh(Block(path="p.md", line=1, info="sh not-run: real-endpoint",
-                  body="aws s3 ls\nmake demo\n"), page, capsys)
-    with pytest.raises(AssertionError, match="drop `not-run`"):
-        _run_sh(Block(path="p.md", line=1, info="sh not-run: long-running",
-                      body="make demo\n.venv/bin/s3store probe\n"), page, capsys)
+                  body="aws s3 ls\npip install x\n"), page, capsys)
+    for body in ("make demo\n.venv/bin/s3store probe\n", "aws s3 ls\nmake demo\n"):
+        with pytest.raises(AssertionError, match="give it a block of its own"):
+            _run_sh(Block(path="p.md", line=1, info="sh not-run: long-running", body=body),
+                    page, capsys)
     with pytest.raises(AssertionError, match="not one of the reasons allowed"):
         _run_sh(Block(path="p.md", line=1, info="sh not-run: slow", body="aws s3 ls\n"),
                 page, capsys)

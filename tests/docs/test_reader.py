@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.docs.markdown import Block, anchors, code_blocks, links
+from tests.docs.markdown import Block, anchors, code_blocks, doc_files, links, unseen_code
 from tests.docs.shell import UnknownPlaceholderError, commands, substitute
 
 
@@ -58,3 +58,19 @@ def test_placeholders_are_filled_in_or_refused() -> None:
                       {"CUSTOMER": "c", "JOB": "j"}) == ["get", "c/jobs/j/job.json"]
     with pytest.raises(UnknownPlaceholderError):
         substitute(("steps", "$CUSTOMER", "$JOBX"), {"CUSTOMER": "c", "JOB": "j"})
+
+
+def test_code_the_reader_would_miss_is_pointed_out(tmp_path: Path) -> None:
+    """A fence in a blockquote or indented by a tab, and an HTML <pre>, render as code
+    but are not collected: `unseen_code` names them (a fenced block's lines do not count)."""
+    page = tmp_path / "page.md"
+    page.write_text("> ```python\n> raise SystemExit\n> ```\n\n\t```sh\n\tmake x\n\t```\n\n"
+                    "<pre><code>make x</code></pre>\n\n```text\n<pre>as output</pre>\n```\n",
+                    encoding="utf-8")
+    assert [number for number, _ in unseen_code(page)] == [1, 3, 5, 7, 9]
+
+
+def test_no_page_has_code_the_reader_would_miss() -> None:
+    unseen = [f"{page.name}:{number}: {line}" for page in doc_files()
+              for number, line in unseen_code(page)]
+    assert not unseen, unseen

@@ -8,8 +8,9 @@ a key deleted between read and write — these tests show that the store raises 
 byte-identical afterwards (or still absent), and, where the input can be refused
 up front, that no request reached S3 at all.
 
-Rows of the README's bad-input table that the worker's own tests already prove are
-not repeated here: the wrong shape of the steps array
+The worker's rows of the bad-input table are the worker's tests: a `change` returning no
+step and the errors hostile ids get (`tests/worker/test_bad_input.py`), the wrong shape of
+the steps array
 (`tests/worker/test_db_service.py::test_a_corrupt_object_is_reported_and_left_byte_identical`)
 and hostile ids refused before any request
 (`tests/worker/test_db_service.py::test_hostile_ids_are_refused_before_any_request`).
@@ -21,7 +22,7 @@ import datetime
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -39,8 +40,7 @@ from s3store import (
     StorageError,
 )
 from s3store.testing import LocalS3
-from tests.helpers import raw_bytes
-from worker_integration import DBService, ExecutionStep
+from tests.helpers import stored_or_none, writes_accepted
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -73,26 +73,8 @@ def key() -> str:
     return f"bad-input/{uuid.uuid4().hex}.json"
 
 
-def _stored(client: S3Client, bucket: str, key: str) -> bytes | None:
-    """The object's raw bytes, or None if the key holds no object."""
-    try:
-        return raw_bytes(client, bucket, key)
-    except client.exceptions.NoSuchKey:
-        return None
-
-
 def _put_raw(client: S3Client, bucket: str, key: str, body: bytes) -> None:
     client.put_object(Bucket=bucket, Key=key, Body=body)
-
-
-def _writes(local_s3: LocalS3) -> int:
-    """PUT and DELETE requests the server has accepted so far.
-
-    (A store may send a conditional write against what it last knew, which S3 then
-    refuses: that writes nothing, and is not counted.)
-    """
-    return sum(1 for record in local_s3.requests
-               if record.method in ("PUT", "DELETE") and record.status < 300)
 
 
 # -- stored bytes that are not JSON --------------------------------------------------------
@@ -113,15 +95,15 @@ NOT_JSON = {
 def test_bytes_that_are_not_json_are_corrupt_on_get_and_update_and_left_as_they_are(
         store: JsonStore, client: S3Client, local_s3: LocalS3, key: str, body: bytes) -> None:
     _put_raw(client, local_s3.bucket, key, body)
-    writes = _writes(local_s3)
+    writes = writes_accepted(local_s3)
     with pytest.raises(CorruptDocumentError) as on_get:
         store.get(key)
     assert on_get.value.key == key
     with pytest.raises(CorruptDocumentError) as on_update:
         store.update(key, lambda value: value, default=[])
     assert on_update.value.key == key
-    assert _writes(local_s3) == writes
-    assert _stored(client, local_s3.bucket, key) == body
+    assert writes_accepted(local_s3) == writes
+    assert stored_or_none(client, local_s3.bucket, key) == body
 
 
 # -- documents over max_document_bytes -----------------------------------------------------
@@ -140,7 +122,7 @@ def _string_of_encoded_size(size: int) -> str:
     return "x" * (size - 2)
 
 
-def test_default_max_document_bytes_is_8_mib_and_applies_to_writes(
+def test_default_max_document_bytes_is_8_mib_and_applies_towrites_accepted(
         client: S3Client, local_s3: LocalS3, key: str) -> None:
     assert DEFAULT_MAX_DOCUMENT_BYTES == 8 * 1024 * 1024
     default_store = JsonStore(local_s3.client(), local_s3.bucket)
@@ -151,7 +133,7 @@ def test_default_max_document_bytes_is_8_mib_and_applies_to_writes(
     assert (caught.value.key, caught.value.size, caught.value.limit) == (
         key, DEFAULT_MAX_DOCUMENT_BYTES + 1, DEFAULT_MAX_DOCUMENT_BYTES)
     assert len(local_s3.requests) == requests
-    assert _stored(client, local_s3.bucket, key) is None
+    assert stored_or_none(client, local_s3.bucket, key) is None
 
 
 def test_a_stored_document_over_the_limit_is_refused_on_get_and_update_and_left_as_it_is(
@@ -161,7 +143,7 @@ def test_a_stored_document_over_the_limit_is_refused_on_get_and_update_and_left_
     assert small_store.get(key).value == json.loads(at_limit)  # the limit itself is allowed
     over = json.dumps(_string_of_encoded_size(LIMIT + 1)).encode()
     _put_raw(client, local_s3.bucket, key, over)
-    writes = _writes(local_s3)
+    writes = writes_accepted(local_s3)
     reads: list[Callable[[], object]] = [
         lambda: small_store.get(key), lambda: small_store.update(key, lambda value: "short")]
     for read in reads:
@@ -169,8 +151,8 @@ def test_a_stored_document_over_the_limit_is_refused_on_get_and_update_and_left_
             read()
         assert (caught.value.key, caught.value.size, caught.value.limit) == (key, LIMIT + 1,
                                                                               LIMIT)
-    assert _writes(local_s3) == writes
-    assert _stored(client, local_s3.bucket, key) == over
+    assert writes_accepted(local_s3) == writes
+    assert stored_or_none(client, local_s3.bucket, key) == over
 
 
 def test_create_and_replace_over_the_limit_are_refused_before_any_request(
@@ -182,29 +164,29 @@ def test_create_and_replace_over_the_limit_are_refused_before_any_request(
     assert len(local_s3.requests) == requests
     assert (on_create.value.key, on_create.value.size, on_create.value.limit) == (
         key, LIMIT + 1, LIMIT)
-    assert _stored(client, local_s3.bucket, key) is None
+    assert stored_or_none(client, local_s3.bucket, key) is None
 
     document = small_store.create(key, _string_of_encoded_size(LIMIT))  # at the limit: fine
-    before = _stored(client, local_s3.bucket, key)
+    before = stored_or_none(client, local_s3.bucket, key)
     requests = len(local_s3.requests)
     with pytest.raises(DocumentTooLargeError) as on_replace:
         small_store.replace(key, too_big, etag=document.etag)
     assert len(local_s3.requests) == requests
     assert (on_replace.value.key, on_replace.value.size) == (key, LIMIT + 1)
-    assert _stored(client, local_s3.bucket, key) == before
+    assert stored_or_none(client, local_s3.bucket, key) == before
 
 
 def test_an_update_whose_result_is_over_the_limit_writes_nothing(
         small_store: JsonStore, client: S3Client, local_s3: LocalS3, key: str) -> None:
     small_store.create(key, ["small"])
-    before = _stored(client, local_s3.bucket, key)
-    writes = _writes(local_s3)
+    before = stored_or_none(client, local_s3.bucket, key)
+    writes = writes_accepted(local_s3)
     with pytest.raises(DocumentTooLargeError) as caught:
         small_store.update(key, lambda value: [*value, "y" * LIMIT])
     assert (caught.value.key, caught.value.limit) == (key, LIMIT)
     assert caught.value.size > LIMIT
-    assert _writes(local_s3) == writes
-    assert _stored(client, local_s3.bucket, key) == before
+    assert writes_accepted(local_s3) == writes
+    assert stored_or_none(client, local_s3.bucket, key) == before
 
 
 # -- values JSON cannot hold ---------------------------------------------------------------
@@ -239,16 +221,16 @@ def test_values_json_cannot_hold_are_refused_create_and_replace_before_any_reque
         store.create(key, make())
     assert on_create.value.key == key
     assert len(local_s3.requests) == requests
-    assert _stored(client, local_s3.bucket, key) is None
+    assert stored_or_none(client, local_s3.bucket, key) is None
 
     document = store.create(key, {"ok": True})
-    before = _stored(client, local_s3.bucket, key)
+    before = stored_or_none(client, local_s3.bucket, key)
     requests = len(local_s3.requests)
     with pytest.raises(InvalidValueError) as on_replace:
         store.replace(key, make(), etag=document.etag)
     assert on_replace.value.key == key
     assert len(local_s3.requests) == requests
-    assert _stored(client, local_s3.bucket, key) == before
+    assert stored_or_none(client, local_s3.bucket, key) == before
 
 
 @pytest.mark.parametrize("make", NOT_JSON_VALUES.values(), ids=NOT_JSON_VALUES.keys())
@@ -256,9 +238,9 @@ def test_values_json_cannot_hold_are_refused_by_update_and_nothing_is_written(
         store: JsonStore, client: S3Client, local_s3: LocalS3, key: str,
         make: Callable[[], Any]) -> None:
     store.create(key, {"ok": True})
-    before = _stored(client, local_s3.bucket, key)
+    before = stored_or_none(client, local_s3.bucket, key)
     missing = key + ".missing"
-    writes = _writes(local_s3)
+    writes = writes_accepted(local_s3)
     with pytest.raises(InvalidValueError) as on_existing:
         store.update(key, lambda value: make())
     assert on_existing.value.key == key
@@ -268,9 +250,9 @@ def test_values_json_cannot_hold_are_refused_by_update_and_nothing_is_written(
     with pytest.raises(InvalidValueError) as bad_default:
         store.update(missing, lambda value: value, default=make())
     assert bad_default.value.key == missing
-    assert _writes(local_s3) == writes
-    assert _stored(client, local_s3.bucket, key) == before
-    assert _stored(client, local_s3.bucket, missing) is None
+    assert writes_accepted(local_s3) == writes
+    assert stored_or_none(client, local_s3.bucket, key) == before
+    assert stored_or_none(client, local_s3.bucket, missing) is None
 
 
 LONE_SURROGATE = "\ud800"  # a str Python holds but UTF-8 (hence JSON text) cannot encode
@@ -283,19 +265,19 @@ def test_a_string_utf8_cannot_encode_is_an_invalid_value(
         store.create(key, {"text": LONE_SURROGATE})
     assert caught.value.key == key
     assert len(local_s3.requests) == requests
-    assert _stored(client, local_s3.bucket, key) is None
+    assert stored_or_none(client, local_s3.bucket, key) is None
 
 
 def test_a_stored_escaped_lone_surrogate_gives_a_typed_error_on_update(
         store: JsonStore, client: S3Client, local_s3: LocalS3, key: str) -> None:
     body = b'["\\ud800"]'
     _put_raw(client, local_s3.bucket, key, body)
-    writes = _writes(local_s3)
+    writes = writes_accepted(local_s3)
     with pytest.raises(S3StoreError) as caught:
         store.update(key, lambda value: [*value, "more"])
     assert caught.value.key == key
-    assert _writes(local_s3) == writes
-    assert _stored(client, local_s3.bucket, key) == body
+    assert writes_accepted(local_s3) == writes
+    assert stored_or_none(client, local_s3.bucket, key) == body
 
 
 # -- a mutate that raises or returns the wrong type ----------------------------------------
@@ -315,11 +297,11 @@ def test_an_update_may_replace_a_stored_value_that_cannot_be_encoded_again(
     _put_raw(client, local_s3.bucket, key, body)
     with pytest.raises(InvalidValueError):
         store.update(key, lambda value: value)
-    assert _stored(client, local_s3.bucket, key) == body
-    writes = _writes(local_s3)
+    assert stored_or_none(client, local_s3.bucket, key) == body
+    writes = writes_accepted(local_s3)
     assert store.update(key, lambda value: {"fixed": True}).value == {"fixed": True}
-    assert _writes(local_s3) == writes + 1
-    assert json.loads(_stored(client, local_s3.bucket, key) or b"") == {"fixed": True}
+    assert writes_accepted(local_s3) == writes + 1
+    assert json.loads(stored_or_none(client, local_s3.bucket, key) or b"") == {"fixed": True}
 
 
 class MutateFailedError(Exception):
@@ -329,23 +311,23 @@ class MutateFailedError(Exception):
 def test_an_exception_from_mutate_propagates_unchanged_and_nothing_is_written(
         store: JsonStore, client: S3Client, local_s3: LocalS3, key: str) -> None:
     store.create(key, [1, 2])
-    before = _stored(client, local_s3.bucket, key)
+    before = stored_or_none(client, local_s3.bucket, key)
     failure = MutateFailedError("mutate refused")
 
     def mutate(value: Any) -> Any:
         raise failure
 
     missing = key + ".missing"
-    writes = _writes(local_s3)
+    writes = writes_accepted(local_s3)
     with pytest.raises(MutateFailedError) as on_existing:
         store.update(key, mutate)
     assert on_existing.value is failure
     with pytest.raises(MutateFailedError) as on_missing:
         store.update(missing, mutate, default=[])
     assert on_missing.value is failure
-    assert _writes(local_s3) == writes
-    assert _stored(client, local_s3.bucket, key) == before
-    assert _stored(client, local_s3.bucket, missing) is None
+    assert writes_accepted(local_s3) == writes
+    assert stored_or_none(client, local_s3.bucket, key) == before
+    assert stored_or_none(client, local_s3.bucket, missing) is None
 
 
 @pytest.mark.parametrize("result", [{"a", "b"}, frozenset(), object(), b"bytes"],
@@ -353,35 +335,13 @@ def test_an_exception_from_mutate_propagates_unchanged_and_nothing_is_written(
 def test_a_mutate_returning_a_non_json_value_is_an_invalid_value_and_nothing_is_written(
         store: JsonStore, client: S3Client, local_s3: LocalS3, key: str, result: Any) -> None:
     store.create(key, [1, 2])
-    before = _stored(client, local_s3.bucket, key)
-    writes = _writes(local_s3)
+    before = stored_or_none(client, local_s3.bucket, key)
+    writes = writes_accepted(local_s3)
     with pytest.raises(InvalidValueError) as caught:
         store.update(key, lambda value: result)
     assert caught.value.key == key
-    assert _writes(local_s3) == writes
-    assert _stored(client, local_s3.bucket, key) == before
-
-
-@pytest.mark.parametrize("change", [lambda step: None, lambda step: step.to_dict()],
-                         ids=["returns-None", "returns-a-dict"])
-def test_a_worker_edit_returning_no_step_raises_and_nothing_is_written(
-        local_s3: LocalS3, client: S3Client, change: Callable[[ExecutionStep], Any]) -> None:
-    """At worker level the caller's mutation is `edit_execution_step`'s `change`. A
-    `change` that returns something other than an `ExecutionStep` is an
-    `InvalidValueError` naming the steps' key, and writes nothing."""
-    db = DBService(JsonStore(local_s3.client(), local_s3.bucket, retry=NO_WAIT))
-    customer_id, job_id = "cust_edit", f"job_{uuid.uuid4().hex[:12]}"
-    db.record_execution_step(customer_id, job_id,
-                             ExecutionStep(step_order=1, step_type="ai_generation"))
-    steps_key = f"{customer_id}/jobs/{job_id}/execution_steps.json"
-    before = _stored(client, local_s3.bucket, steps_key)
-    writes = _writes(local_s3)
-    with pytest.raises(InvalidValueError) as caught:
-        db.edit_execution_step(customer_id, job_id, step_order=1, step_type="ai_generation",
-                               change=cast(Callable[[ExecutionStep], ExecutionStep], change))
-    assert caught.value.key == steps_key
-    assert _writes(local_s3) == writes
-    assert _stored(client, local_s3.bucket, steps_key) == before
+    assert writes_accepted(local_s3) == writes
+    assert stored_or_none(client, local_s3.bucket, key) == before
 
 
 # -- keys and ids --------------------------------------------------------------------------
@@ -446,28 +406,6 @@ def test_keys_of_exactly_1024_bytes_are_accepted(store: JsonStore) -> None:
         store.delete(key)
 
 
-WORKER_BAD_IDS = ["a/b", "..", "", "x" * 129, "job\n", "job\x00", "jöb", "\u2215"]
-
-
-@pytest.mark.parametrize("bad_id", WORKER_BAD_IDS,
-                         ids=[f"bad-id-{n}" for n in range(len(WORKER_BAD_IDS))])
-def test_worker_id_errors_name_the_refused_id(local_s3: LocalS3, bad_id: str) -> None:
-    """Complements test_hostile_ids_are_refused_before_any_request (which checks every
-    DBService method sends nothing): the error names the id it refused."""
-    db = DBService(JsonStore(local_s3.client(), local_s3.bucket, retry=NO_WAIT))
-    step = ExecutionStep(step_order=1, step_type="ai_generation")
-    requests = len(local_s3.requests)
-    for customer_id, job_id in ((bad_id, "job_1"), ("cust_1", bad_id)):
-        with pytest.raises(InvalidKeyError) as on_record:
-            db.record_execution_step(customer_id, job_id, step)
-        with pytest.raises(InvalidKeyError) as on_get:
-            db.get_execution_steps(customer_id, job_id)
-        for caught in (on_record, on_get):
-            assert caught.value.key is not None
-            assert repr(bad_id)[:40] in caught.value.key
-    assert len(local_s3.requests) == requests
-
-
 # -- S3 refuses: a missing bucket, access denied -------------------------------------------
 
 
@@ -513,7 +451,7 @@ def test_access_denied_is_a_permanent_storage_error_never_retried_object_untouch
         store: JsonStore, client: S3Client, local_s3: LocalS3, key: str,
         operation: str) -> None:
     etag = store.create(key, ["old"]).etag
-    before = _stored(client, local_s3.bucket, key)
+    before = stored_or_none(client, local_s3.bucket, key)
     call = _access_denied_cases(store, local_s3, key, etag)[operation]
     requests = len(local_s3.requests)
     if operation != "update-write":
@@ -525,8 +463,8 @@ def test_access_denied_is_a_permanent_storage_error_never_retried_object_untouch
     log = local_s3.requests[requests:]
     assert [r.status for r in log].count(403) == 1
     assert log[-1].status == 403  # nothing was sent after the refusal: no retry
-    assert _stored(client, local_s3.bucket, key) == before
-    assert _stored(client, local_s3.bucket, key + ".new") is None
+    assert stored_or_none(client, local_s3.bucket, key) == before
+    assert stored_or_none(client, local_s3.bucket, key + ".new") is None
 
 
 # -- a key deleted between read and write --------------------------------------------------
@@ -547,7 +485,7 @@ def test_update_of_a_key_deleted_after_the_read_is_not_found_and_nothing_is_resu
         store.update(key, mutate)
     assert caught.value.key == key
     assert calls == [["step 1"]]
-    assert _stored(client, local_s3.bucket, key) is None
+    assert stored_or_none(client, local_s3.bucket, key) is None
 
 
 def test_update_with_a_default_after_a_delete_starts_from_the_default_not_the_old_value(
@@ -562,7 +500,7 @@ def test_update_with_a_default_after_a_delete_starts_from_the_default_not_the_ol
         return [*value, "step 2"]
 
     assert store.update(key, mutate, default=[]).value == ["step 2"]
-    assert json.loads(_stored(client, local_s3.bucket, key) or b"null") == ["step 2"]
+    assert json.loads(stored_or_none(client, local_s3.bucket, key) or b"null") == ["step 2"]
 
 
 def test_replace_with_the_etag_of_a_deleted_object_is_a_conflict_and_nothing_is_resurrected(
@@ -572,4 +510,4 @@ def test_replace_with_the_etag_of_a_deleted_object_is_a_conflict_and_nothing_is_
     with pytest.raises(ConflictError) as caught:
         store.replace(key, ["new"], etag=document.etag)
     assert (caught.value.key, caught.value.etag) == (key, document.etag)
-    assert _stored(client, local_s3.bucket, key) is None
+    assert stored_or_none(client, local_s3.bucket, key) is None

@@ -165,3 +165,23 @@ def test_a_closed_output_pipe_ends_quietly(local_s3: LocalS3) -> None:
     assert child.wait(timeout=60) == 141
     assert child.stderr.read() == b""
     child.stderr.close()
+
+
+@pytest.mark.parametrize(("argv", "unused"), [
+    (["--profile", "p", "--region", "r", "demo", "--help"], "--profile, --region"),
+    (["--json", "demo", "--help"], "--json"),
+    (["--bucket", "b", "--json", "bench", "--help"], "--bucket, --json"),
+    (["--endpoint-url", "http://127.0.0.1:9", "bench", "--help"], "--endpoint-url"),
+])
+def test_a_passthrough_command_refuses_the_global_options_it_does_not_use(
+        capsys: pytest.CaptureFixture[str], argv: list[str], unused: str) -> None:
+    result = run(capsys, *argv)
+    assert result.code == 2 and result.out == ""
+    assert result.err.startswith(f"s3store {argv[-2]}: error: {unused} not used by ")
+
+
+def test_a_passthrough_command_takes_the_global_options_it_uses(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    demo = run(capsys, "--bucket", "b", "--endpoint-url", "http://127.0.0.1:9", "-v",
+               "demo", "--help")
+    assert demo.code == 0 and "usage: s3store demo" in demo.out

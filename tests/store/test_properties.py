@@ -16,7 +16,7 @@ from s3store import CorruptDocumentError, DocumentTooLargeError, InvalidKeyError
 from s3store.codec import decode, encode
 from s3store.commit import GroupCommit, Pending
 from s3store.store import check_key
-from tests.sim.simulation import Scheduler, SimCondition
+from tests.store.sim.simulation import Scheduler, SimCondition
 
 LIMIT = 1 << 16
 

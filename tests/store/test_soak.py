@@ -1,4 +1,4 @@
-"""The fault soak (see tests/soak.py) with write-id resolution, and its negative control.
+"""The fault soak (see tests/store/soak.py) with write-id resolution, and its negative control.
 
 `pytest tests/store/test_soak.py --soak-updates 20000` runs a larger one.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.soak import SoakConfig, SoakReport, run_soak
+from tests.store.soak import SoakConfig, SoakReport, run_soak
 
 
 @pytest.fixture

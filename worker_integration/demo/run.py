@@ -44,7 +44,7 @@ from worker_integration.invocations import (
 from worker_integration.services.workflow_orchestrator import WorkflowOrchestrator
 from worker_integration.workflow import named_workflow
 
-__all__ = ["DEMO_WORKFLOW", "main"]
+__all__ = ["DEMO_WORKFLOW", "main", "parse_args"]
 
 CUSTOMER_ID = "cust_demo"
 
@@ -52,7 +52,8 @@ DEMO_WORKFLOW = named_workflow("demo")
 """Nine steps, as in the incident; the dependencies form a graph four steps deep."""
 
 
-def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The demo's arguments, checked; `SystemExit(2)` with a usage line if wrong."""
     parser = argparse.ArgumentParser(prog="s3store demo",
                                      description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--jobs", type=int, default=1, help="jobs to run at once (default 1)")
@@ -149,7 +150,7 @@ def _total(label: str, verdicts: Sequence[Verdict]) -> str:
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO = sys.stdout) -> int:
     """Run the demo; return the exit status (0: every new-path job complete)."""
-    args = _parse_args(argv)
+    args = parse_args(argv)
     executor = SimulatedExecutor(delay=args.step_delay / 1000, fail_steps=frozenset(args.fail))
     run = uuid.uuid4().hex[:8]
     per_job = len(DEMO_WORKFLOW.steps) + 1

@@ -198,6 +198,7 @@ class DemoCommand(CommandHelp):
 
     help = "replay the incident on a local S3 (what `make demo` runs; args passed on)"
     passthrough = True
+    global_options = ("endpoint_url", "bucket", "verbose")
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
         """Nothing: every argument is the demo's."""

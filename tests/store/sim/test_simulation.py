@@ -1,8 +1,8 @@
 """The simulator's seeds, judged by the linearizability checker, and its negative controls.
 
 `make test` runs `--sim-seeds` seeds (default 120, in chunks so a failure names its
-seed); `pytest tests/sim --sim-seeds 5000` hunts longer. A failing seed replays
-exactly: `run_seed(N)` in `tests.sim.simulation`.
+seed); `pytest tests/store/sim --sim-seeds 5000` hunts longer. A failing seed replays
+exactly: `run_seed(N)` in `tests.store.sim.simulation`.
 
 Each negative control re-opens one hole the store closed — resolution off, an ETag
 match taken for proof (ABA), an SSL error taken for "never sent", an unknown outcome
@@ -24,8 +24,8 @@ import s3store.resolve
 import s3store.store
 from s3store.commit import Pending
 from s3store.resolve import Outcome, Resolution
-from tests.sim.simulation import Outcome as Run
-from tests.sim.simulation import run_seed
+from tests.store.sim.simulation import Outcome as Run
+from tests.store.sim.simulation import run_seed
 
 CHUNK = 25
 

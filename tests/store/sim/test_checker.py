@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from s3store.codec import encode
-from tests.sim.checker import (
+from tests.store.sim.checker import (
     ABSENT,
     NO_DEFAULT,
     CheckerLimitError,

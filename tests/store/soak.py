@@ -13,7 +13,7 @@ The mutation is a plain append, not an idempotent upsert: so that the soak shows
 the store applying it exactly once. The bucket keeps versions, which is what lets
 the store settle a lost answer even after another writer overwrote it.
 
-Run alone for figures: `python -m tests.soak --updates 5000 [--no-resolve]`.
+Run alone for figures: `python -m tests.store.soak --updates 5000 [--no-resolve]`.
 """
 
 from __future__ import annotations

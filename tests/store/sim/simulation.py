@@ -1,7 +1,7 @@
 """A deterministic simulation of store users against S3 (FoundationDB's idea, small).
 
 Several actors — threads running the real `JsonStore` through real boto3 clients —
-share one in-memory bucket (`tests.sim.s3model`). Only one actor runs at a time: each
+share one in-memory bucket (`tests.store.sim.s3model`). Only one actor runs at a time: each
 hands control back to a seeded scheduler at every request boundary (a botocore
 `before-send` hook), at every retry sleep (botocore's and the store's), and when it
 waits in group commit. At each boundary the scheduler decides who runs next and what
@@ -11,7 +11,7 @@ effect (503, 409, a connection that never opened, a 500 before the write), refus
 version listing. The same seed replays the same interleaving and the same faults.
 
 Every operation's invocation, completion and outcome is recorded as a history that
-`tests.sim.checker` judges against the sequential model of a key.
+`tests.store.sim.checker` judges against the sequential model of a key.
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ from s3store import (
 from s3store.commit import GroupCommit
 from s3store.objects import RACING_CONDITIONAL_WRITES, AnswerLost
 from s3store.writer import Again
-from tests.sim.checker import ABSENT, NO_DEFAULT, Kind, Op, Status, Verdict, apply_mutation, check
-from tests.sim.s3model import Bucket, error_answer
+from tests.store.sim.checker import ABSENT, NO_DEFAULT, Kind, Op, Status, Verdict, apply_mutation, check
+from tests.store.sim.s3model import Bucket, error_answer
 
 __all__ = ["Config", "Simulation", "Stuck", "run_seed"]
 
