@@ -63,4 +63,5 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--soak-updates", type=int, default=1000,
                      help="updates in the fault soak (tests/store/test_soak.py); default 1000")
     parser.addoption("--sim-seeds", type=int, default=120,
-                     help="seeds the simulator runs (tests/store/sim/test_simulation.py); default 120")
+                     help="seeds the simulator runs (tests/store/sim/test_simulation.py); "
+                          "default 120")

@@ -50,7 +50,16 @@ from s3store import (
 from s3store.commit import GroupCommit
 from s3store.objects import RACING_CONDITIONAL_WRITES, AnswerLost
 from s3store.writer import Again
-from tests.store.sim.checker import ABSENT, NO_DEFAULT, Kind, Op, Status, Verdict, apply_mutation, check
+from tests.store.sim.checker import (
+    ABSENT,
+    NO_DEFAULT,
+    Kind,
+    Op,
+    Status,
+    Verdict,
+    apply_mutation,
+    check,
+)
 from tests.store.sim.s3model import Bucket, error_answer
 
 __all__ = ["Config", "Simulation", "Stuck", "run_seed"]
