@@ -203,7 +203,9 @@ def test_a_lost_conditional_delete_whose_object_then_changed_is_unknown(s3: Loca
     with pytest.raises(OutcomeUnknownError) as caught:
         store.delete(KEY, etag=first.etag)
     assert (caught.value.key, caught.value.etag) == (KEY, first.etag)
-    assert "changed since" in str(caught.value)
+    assert str(caught.value).startswith(
+        "the answer to a delete was lost and the object has changed since (or cannot be told "
+        "from the one named)")
     assert store.get(KEY).value == {"v": 2}
 
 
@@ -322,6 +324,19 @@ def test_a_conditional_delete_refused_every_time_is_a_storage_error_not_unknown(
     with pytest.raises(StorageError) as caught:
         store.delete(KEY, etag=first.etag)
     assert not isinstance(caught.value, OutcomeUnknownError) and caught.value.transient
+    assert store.get(KEY).value == {"v": 1}
+
+
+def test_a_conditional_delete_raced_every_time_is_not_unknown(s3: LocalS3) -> None:
+    """A 409 (a racing conditional write) on every attempt: nothing landed, nothing is
+    open, so running out of attempts is the last refusal, never "outcome unknown"."""
+    store = JsonStore(s3.client(read_timeout=0.3, max_attempts=1), s3.bucket,
+                      retry=RetryPolicy(max_attempts=2, sleep=lambda _: None))
+    first = store.create(KEY, {"v": 1})
+    s3.inject("conditional_conflict", count=2)
+    with pytest.raises(ConflictError) as caught:
+        store.delete(KEY, etag=first.etag)
+    assert not isinstance(caught.value, OutcomeUnknownError)
     assert store.get(KEY).value == {"v": 1}
 
 
