@@ -340,6 +340,23 @@ def test_a_conditional_delete_raced_every_time_is_not_unknown(s3: LocalS3) -> No
     assert store.get(KEY).value == {"v": 1}
 
 
+def test_a_write_found_landed_only_on_a_later_attempt_is_not_trusted_as_current(
+        s3: LocalS3) -> None:
+    """The update lands, its answer is lost, the resolving HEAD is throttled: the next
+    attempt finds the write landed. Found late, it may no longer be current, so the
+    store does not take it for its next starting point: after another writer's change
+    the next update reads first (GET, PUT), never a PUT refused on a stale ETag."""
+    store = make_store(s3)
+    store.create(KEY, ["a"])
+    s3.inject("error_after_write")  # the update lands, its answer is a 500
+    s3.inject("slow_down")  # the resolving HEAD is refused: resolved on the next attempt
+    assert store.update(KEY, append("b")).value == ["a", "b"]
+    s3.client().put_object(Bucket=s3.bucket, Key=KEY, Body=b'["a","b","x"]')
+    s3.clear_requests()
+    assert store.update(KEY, append("c")).value == ["a", "b", "x", "c"]
+    assert [(r.method, r.status) for r in s3.requests] == [("GET", 200), ("PUT", 200)]
+
+
 def test_a_lost_delete_is_resolved_again_before_it_is_sent_again(s3: LocalS3) -> None:
     store = JsonStore(s3.client(read_timeout=0.3, max_attempts=1), s3.bucket, retry=NO_WAIT)
     first = store.create(KEY, {"v": 1})
