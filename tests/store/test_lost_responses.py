@@ -9,11 +9,13 @@ twice, or reports a conflict for its own write.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore.exceptions import ReadTimeoutError
 
 from s3store import (
     AlreadyExistsError,
@@ -26,7 +28,7 @@ from s3store import (
 )
 from s3store.testing import FaultKind, FaultPlan, LocalS3
 from tests.helpers import FAST_RETRY
-from tests.hooks import act_before
+from tests.hooks import act_before, land_then_raise
 
 KEY = "doc.json"
 LOST: list[FaultKind] = ["error_after_write", "drop_after_write", "stall_after_write"]
@@ -56,7 +58,10 @@ def test_update_lands_exactly_once(s3: LocalS3, kind: FaultKind) -> None:
     store.create(KEY, ["a"])
     s3.clear_requests()
     s3.inject(kind)
-    assert store.update(KEY, append("b")).value == ["a", "b"]
+    document = store.update(KEY, append("b"))
+    assert document.value == ["a", "b"]
+    # the ETag answered is the object's, however the write was found to have landed
+    assert document.etag == s3.client().head_object(Bucket=s3.bucket, Key=KEY)["ETag"]
     assert store.get(KEY).value == ["a", "b"]
 
 
@@ -355,6 +360,39 @@ def test_a_write_found_landed_only_on_a_later_attempt_is_not_trusted_as_current(
     s3.clear_requests()
     assert store.update(KEY, append("c")).value == ["a", "b", "x", "c"]
     assert [(r.method, r.status) for r in s3.requests] == [("GET", 200), ("PUT", 200)]
+
+
+def test_a_write_that_lands_after_its_resolution_is_found_when_its_resend_is_refused(
+        s3: LocalS3) -> None:
+    """A delayed write: the PUT's answer times out, the resolving HEAD still sees the
+    base (not landed, base current), and the first PUT lands only then, just before the
+    resend, which S3 refuses (412). The store must find its own write behind the refusal:
+    applied once, answered with the object's ETag (not a conflict, not a second append)."""
+    client = s3.client(read_timeout=0.3, max_attempts=1)
+    store = JsonStore(client, s3.bucket, retry=NO_WAIT)
+    store.create(KEY, ["a"])
+    delayed: list[Any] = []
+
+    def time_out(request: Any) -> None:
+        delayed.append(request)
+        raise ReadTimeoutError(endpoint_url=request.url)
+
+    act_before(client, "PutObject", time_out)
+    land = land_then_raise(s3.client(), s3.bucket, RuntimeError("unused"))
+
+    def first_lands_now(_: Any) -> None:
+        with contextlib.suppress(RuntimeError):
+            land(delayed[0])
+
+    # registered after time_out, which raises first: this one sees only the resend
+    act_before(client, "PutObject", first_lands_now)
+    s3.clear_requests()
+    document = store.update(KEY, append("b"))
+    assert document.value == ["a", "b"]
+    assert document.etag == s3.client().head_object(Bucket=s3.bucket, Key=KEY)["ETag"]
+    assert store.get(KEY).value == ["a", "b"]
+    assert [(r.method, r.status) for r in s3.requests][:4] == [
+        ("HEAD", 200), ("PUT", 200), ("PUT", 412), ("HEAD", 200)]
 
 
 def test_a_lost_delete_is_resolved_again_before_it_is_sent_again(s3: LocalS3) -> None:
