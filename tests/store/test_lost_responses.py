@@ -393,6 +393,12 @@ def test_a_write_that_lands_after_its_resolution_is_found_when_its_resend_is_ref
     assert store.get(KEY).value == ["a", "b"]
     assert [(r.method, r.status) for r in s3.requests][:4] == [
         ("HEAD", 200), ("PUT", 200), ("PUT", 412), ("HEAD", 200)]
+    # Found behind a refusal, it is not taken as current: after another writer's change
+    # the next update reads first, and no PUT is refused on a stale ETag.
+    s3.client().put_object(Bucket=s3.bucket, Key=KEY, Body=b'["a","b","x"]')
+    s3.clear_requests()
+    assert store.update(KEY, append("c")).value == ["a", "b", "x", "c"]
+    assert [(r.method, r.status) for r in s3.requests] == [("GET", 200), ("PUT", 200)]
 
 
 def test_a_lost_delete_is_resolved_again_before_it_is_sent_again(s3: LocalS3) -> None:
