@@ -401,6 +401,49 @@ def test_a_write_that_lands_after_its_resolution_is_found_when_its_resend_is_ref
     assert [(r.method, r.status) for r in s3.requests] == [("GET", 200), ("PUT", 200)]
 
 
+@pytest.mark.parametrize("operation", ["create", "replace"])
+def test_a_create_or_replace_that_lands_after_its_resolution_is_found_behind_the_refusal(
+        s3: LocalS3, operation: str) -> None:
+    """The delayed write above, through `create()` and `replace()` (their own write
+    loop): acknowledged, with the object's ETag, not `AlreadyExistsError` or
+    `ConflictError` for the caller's own write. (A create needs a versioned bucket for
+    its first resolution to prove "not landed": on an unversioned one a free key cannot
+    tell, and the answer is `OutcomeUnknownError`, as the guarantees say.)"""
+    if operation == "create":
+        s3 = LocalS3(versioning=True).start()
+    try:
+        _delayed_write_found(s3, operation)
+    finally:
+        if operation == "create":
+            s3.stop()
+
+
+def _delayed_write_found(s3: LocalS3, operation: str) -> None:
+    client = s3.client(read_timeout=0.3, max_attempts=1)
+    store = JsonStore(client, s3.bucket, retry=NO_WAIT)
+    first = store.create(KEY, ["a"])
+    delayed: list[Any] = []
+
+    def time_out(request: Any) -> None:
+        delayed.append(request)
+        raise ReadTimeoutError(endpoint_url=request.url)
+
+    act_before(client, "PutObject", time_out)
+    land = land_then_raise(s3.client(), s3.bucket, RuntimeError("unused"))
+
+    def first_lands_now(_: Any) -> None:
+        with contextlib.suppress(RuntimeError):
+            land(delayed[0])
+
+    act_before(client, "PutObject", first_lands_now)  # sees only the resend (see above)
+    key = KEY if operation == "replace" else "new.json"
+    document = (store.replace(KEY, ["z"], etag=first.etag) if operation == "replace"
+                else store.create(key, ["z"]))
+    assert document.value == ["z"]
+    assert document.etag == s3.client().head_object(Bucket=s3.bucket, Key=key)["ETag"]
+    assert store.get(key).value == ["z"]
+
+
 def test_a_lost_delete_is_resolved_again_before_it_is_sent_again(s3: LocalS3) -> None:
     store = JsonStore(s3.client(read_timeout=0.3, max_attempts=1), s3.bucket, retry=NO_WAIT)
     first = store.create(KEY, {"v": 1})
