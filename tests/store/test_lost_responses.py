@@ -28,7 +28,7 @@ from s3store import (
 )
 from s3store.testing import FaultKind, FaultPlan, LocalS3
 from tests.helpers import FAST_RETRY
-from tests.hooks import act_before, land_then_raise
+from tests.hooks import act_before, answer, land_then_raise
 
 KEY = "doc.json"
 LOST: list[FaultKind] = ["error_after_write", "drop_after_write", "stall_after_write"]
@@ -442,6 +442,23 @@ def _delayed_write_found(s3: LocalS3, operation: str) -> None:
     assert document.value == ["z"]
     assert document.etag == s3.client().head_object(Bucket=s3.bucket, Key=key)["ETag"]
     assert store.get(key).value == ["z"]
+
+
+def test_a_lost_delete_proven_not_landed_then_refused_is_that_refusal_not_unknown(
+        s3: LocalS3) -> None:
+    """The HEAD proves the lost delete did not happen (the object is still the one named),
+    so nothing is open any more: a permanent refusal of the resend is the caller's
+    answer as S3 gave it, never "outcome unknown"."""
+    client = s3.client(read_timeout=0.3, max_attempts=1)
+    store = JsonStore(client, s3.bucket, retry=NO_WAIT)
+    first = store.create(KEY, {"v": 1})
+    s3.inject("error_before_write")  # a 500 before the delete: its outcome looks lost
+    act_before(client, "DeleteObject", lambda _: answer(403, "AccessDenied"), skip=1)
+    with pytest.raises(StorageError) as caught:
+        store.delete(KEY, etag=first.etag)
+    assert not isinstance(caught.value, OutcomeUnknownError)
+    assert caught.value.code == "AccessDenied"
+    assert store.get(KEY).value == {"v": 1}
 
 
 def test_a_lost_delete_is_resolved_again_before_it_is_sent_again(s3: LocalS3) -> None:

@@ -250,8 +250,11 @@ def test_the_base_of_a_lost_replace_is_known_by_the_version_id_its_write_made(
                lambda _: admin.put_object(Bucket=versioned.bucket, Key=KEY, Body=b'["rival"]'))
     heads = urls(client, "HeadObject")
     versioned.inject("error_before_write")
-    with pytest.raises(ConflictError):
+    with pytest.raises(ConflictError) as caught:
         store.replace(KEY, ["b"], etag=doc.etag)  # not landed, and the key changed since
+    assert (caught.value.key, caught.value.etag) == (KEY, doc.etag)
+    assert str(caught.value).startswith(
+        "the key changed since (found after a lost answer): this write did not land")
     assert any("versionId=" in url for url in heads)  # the versions were looked through
     assert not any(base_version in url for url in heads)
 
