@@ -461,6 +461,26 @@ def test_a_lost_delete_proven_not_landed_then_refused_is_that_refusal_not_unknow
     assert store.get(KEY).value == {"v": 1}
 
 
+def test_a_lost_replace_overtaken_on_an_unversioned_bucket_is_unknown_and_says_why(
+        s3: LocalS3) -> None:
+    """The replace lands, its answer is lost, and another writer replaces the object before
+    the resolving HEAD: without versions nobody can tell. The error names the key, the
+    ETag the caller conditioned on, and the reason."""
+    client = s3.client(read_timeout=0.3, max_attempts=1)
+    store = JsonStore(client, s3.bucket, retry=NO_WAIT)
+    first = store.create(KEY, {"v": 1})
+    act_before(client, "PutObject", land_then_raise(s3.client(), s3.bucket,
+                                                    ReadTimeoutError(endpoint_url="lost")))
+    act_before(client, "HeadObject", lambda _: s3.client().put_object(
+        Bucket=s3.bucket, Key=KEY, Body=b'{"v": 3}'))
+    with pytest.raises(OutcomeUnknownError) as caught:
+        store.replace(KEY, {"v": 2}, etag=first.etag)
+    assert (caught.value.key, caught.value.etag) == (KEY, first.etag)
+    assert str(caught.value).startswith(
+        "the answer was lost and nobody can tell whether this write landed: the bucket keeps "
+        "no versions")
+
+
 def test_a_lost_delete_is_resolved_again_before_it_is_sent_again(s3: LocalS3) -> None:
     store = JsonStore(s3.client(read_timeout=0.3, max_attempts=1), s3.bucket, retry=NO_WAIT)
     first = store.create(KEY, {"v": 1})
