@@ -26,9 +26,8 @@ BACKEND_TESTS := tests/store/test_store_contract.py tests/store/test_races.py \
 	tests/store/test_backends.py
 ARGS ?=
 
-# $(call install,VENV,PIP ARGUMENTS): create VENV if needed and install into it (a comma
-# in the arguments is $(comma): make would split them there).
-comma := ,
+# $(call install,VENV,PIP ARGUMENTS): create VENV if needed and install into it (the
+# arguments hold no comma: make would split them there).
 ifeq ($(INSTALLER),pip)
 define install
 	test -x $(1)/bin/python || $(PYTHON) -m venv $(1)
@@ -47,25 +46,10 @@ endif
 
 .PHONY: test test-min test-localstack compat lint typecheck pytest demo bench mutation clean
 
-# One stamp per extra, so that each target installs only its own.
-$(VENV)/.stamp-testing: pyproject.toml
-	$(call install,$(VENV),-e '.[testing]')
-	touch $@
-
-$(VENV)/.stamp-bench: pyproject.toml
-	$(call install,$(VENV),-e '.[testing$(comma)bench]')
-	touch $@
-
-$(VENV)/.stamp-test: pyproject.toml
-	$(call install,$(VENV),-e '.[test]')
-	touch $@
-
-$(VENV)/.stamp-lint: pyproject.toml
-	$(call install,$(VENV),-e '.[lint]')
-	touch $@
-
-$(VENV)/.stamp-typecheck: pyproject.toml
-	$(call install,$(VENV),-e '.[typecheck]')
+# One stamp per extra (.stamp-testing, .stamp-bench, ...), so that each target installs
+# only its own; each extra names the others it needs (pyproject.toml).
+$(VENV)/.stamp-%: pyproject.toml
+	$(call install,$(VENV),-e '.[$*]')
 	touch $@
 
 $(MIN_STAMP): pyproject.toml $(MIN_CONSTRAINTS)
@@ -106,8 +90,7 @@ compat: $(VENV)/.stamp-test $(MS_STAMP)
 
 # Mutation testing (long: not part of `make test`); `$(BIN)/mutmut results` lists survivors.
 # mutmut runs the suite from a copy in mutants/: it is told where ministack is.
-mutation: $(VENV)/.stamp-test $(MS_STAMP)
-	$(call install,$(VENV),-e '.[test$(comma)mutation]')
+mutation: $(VENV)/.stamp-mutation $(MS_STAMP)
 	S3STORE_MINISTACK=$(abspath $(MS_VENV))/bin/ministack $(BIN)/mutmut run $(ARGS)
 	$(BIN)/mutmut results
 

@@ -9,11 +9,13 @@ raises. No sleeps, no luck: the interleaving is the code's order.
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from botocore.awsrequest import AWSResponse, HTTPHeaders
+from botocore.exceptions import ReadTimeoutError
 
 __all__ = ["Raw", "act_before", "answer", "land_then_raise"]
 
@@ -83,6 +85,31 @@ def land_then_raise(raw_client: Any, bucket: str, error: BaseException) -> Calla
         raise error
 
     return action
+
+
+def delay_next_put(client: Any, raw_client: Any, bucket: str) -> None:
+    """A delayed write: `client`'s next PutObject is not sent, and its answer times out
+    (`ReadTimeoutError`, an answer lost); it lands (through `raw_client`, with its
+    conditions, body and metadata) just before the PutObject after it is sent."""
+    delayed: list[Any] = []
+
+    def time_out(request: Any) -> None:
+        delayed.append(request)
+        raise ReadTimeoutError(endpoint_url=request.url)
+
+    land = land_then_raise(raw_client, bucket, _Landed())
+
+    def first_lands_now(_: Any) -> None:
+        with contextlib.suppress(_Landed):
+            land(delayed[0])
+
+    act_before(client, "PutObject", time_out)
+    # Registered after time_out, which raises first: this one sees only the next PUT.
+    act_before(client, "PutObject", first_lands_now)
+
+
+class _Landed(Exception):
+    """What `land_then_raise` raises for `delay_next_put`, which lets the request go on."""
 
 
 def _text(value: Any) -> str:

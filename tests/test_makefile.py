@@ -18,11 +18,11 @@ ROOT = Path(__file__).resolve().parents[1]
 MAKE, SH = shutil.which("make"), shutil.which("sh")
 TARGETS = {  # target -> the extras it installs into .venv
     "demo": "testing",
-    "bench": "testing,bench",
+    "bench": "bench",
     "lint": "lint",
     "typecheck": "typecheck",
     "pytest": "test",
-    "mutation": "test,mutation",
+    "mutation": "mutation",
 }
 
 

@@ -28,7 +28,7 @@ from s3store import (
 )
 from s3store.testing import FaultKind, FaultPlan, LocalS3
 from tests.helpers import FAST_RETRY
-from tests.hooks import act_before, answer, land_then_raise
+from tests.hooks import act_before, answer, delay_next_put, land_then_raise
 
 KEY = "doc.json"
 LOST: list[FaultKind] = ["error_after_write", "drop_after_write", "stall_after_write"]
@@ -371,21 +371,7 @@ def test_a_write_that_lands_after_its_resolution_is_found_when_its_resend_is_ref
     client = s3.client(read_timeout=0.3, max_attempts=1)
     store = JsonStore(client, s3.bucket, retry=NO_WAIT)
     store.create(KEY, ["a"])
-    delayed: list[Any] = []
-
-    def time_out(request: Any) -> None:
-        delayed.append(request)
-        raise ReadTimeoutError(endpoint_url=request.url)
-
-    act_before(client, "PutObject", time_out)
-    land = land_then_raise(s3.client(), s3.bucket, RuntimeError("unused"))
-
-    def first_lands_now(_: Any) -> None:
-        with contextlib.suppress(RuntimeError):
-            land(delayed[0])
-
-    # registered after time_out, which raises first: this one sees only the resend
-    act_before(client, "PutObject", first_lands_now)
+    delay_next_put(client, s3.client(), s3.bucket)
     s3.clear_requests()
     document = store.update(KEY, append("b"))
     assert document.value == ["a", "b"]
@@ -409,39 +395,19 @@ def test_a_create_or_replace_that_lands_after_its_resolution_is_found_behind_the
     `ConflictError` for the caller's own write. (A create needs a versioned bucket for
     its first resolution to prove "not landed": on an unversioned one a free key cannot
     tell, and the answer is `OutcomeUnknownError`, as the guarantees say.)"""
-    if operation == "create":
-        s3 = LocalS3(versioning=True).start()
-    try:
-        _delayed_write_found(s3, operation)
-    finally:
-        if operation == "create":
-            s3.stop()
-
-
-def _delayed_write_found(s3: LocalS3, operation: str) -> None:
-    client = s3.client(read_timeout=0.3, max_attempts=1)
-    store = JsonStore(client, s3.bucket, retry=NO_WAIT)
-    first = store.create(KEY, ["a"])
-    delayed: list[Any] = []
-
-    def time_out(request: Any) -> None:
-        delayed.append(request)
-        raise ReadTimeoutError(endpoint_url=request.url)
-
-    act_before(client, "PutObject", time_out)
-    land = land_then_raise(s3.client(), s3.bucket, RuntimeError("unused"))
-
-    def first_lands_now(_: Any) -> None:
-        with contextlib.suppress(RuntimeError):
-            land(delayed[0])
-
-    act_before(client, "PutObject", first_lands_now)  # sees only the resend (see above)
-    key = KEY if operation == "replace" else "new.json"
-    document = (store.replace(KEY, ["z"], etag=first.etag) if operation == "replace"
-                else store.create(key, ["z"]))
-    assert document.value == ["z"]
-    assert document.etag == s3.client().head_object(Bucket=s3.bucket, Key=key)["ETag"]
-    assert store.get(key).value == ["z"]
+    versioned = LocalS3(versioning=True) if operation == "create" else None
+    with versioned or contextlib.nullcontext(s3) as target:
+        client = target.client(read_timeout=0.3, max_attempts=1)
+        store = JsonStore(client, target.bucket, retry=NO_WAIT)
+        first = store.create(KEY, ["a"])
+        delay_next_put(client, target.client(), target.bucket)
+        key = KEY if operation == "replace" else "new.json"
+        document = (store.replace(KEY, ["z"], etag=first.etag) if operation == "replace"
+                    else store.create(key, ["z"]))
+        assert document.value == ["z"]
+        assert document.etag == target.client().head_object(Bucket=target.bucket,
+                                                             Key=key)["ETag"]
+        assert store.get(key).value == ["z"]
 
 
 def test_a_lost_delete_proven_not_landed_then_refused_is_that_refusal_not_unknown(
