@@ -3,7 +3,7 @@
 Read, modify, `PutObject` with `If-Match: <etag>`; on conflict re-read and re-apply.
 """
 
-from s3store.errors import (
+from s3store._errors import (
     AlreadyExistsError,
     ConditionalWritesUnsupportedError,
     ConflictError,
@@ -17,9 +17,9 @@ from s3store.errors import (
     S3StoreError,
     StorageError,
 )
-from s3store.objects import REPEATED_LISTING, ObjectVersion
-from s3store.retry import RetryPolicy
-from s3store.store import DEFAULT_MAX_DOCUMENT_BYTES, Document, JsonStore
+from s3store._objects import REPEATED_LISTING, ObjectVersion
+from s3store._retry import RetryPolicy
+from s3store._store import DEFAULT_MAX_DOCUMENT_BYTES, Document, JsonStore
 
 __all__ = [
     "DEFAULT_MAX_DOCUMENT_BYTES",

@@ -20,7 +20,7 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from s3store import JsonStore, S3StoreError
-from s3store.probe import DELETE, PUT_CHECKS
+from s3store._probe import DELETE, PUT_CHECKS
 from s3store.testing import LocalS3
 from tests.servers import SERVERS, Bucket, ServerProcess
 

@@ -23,10 +23,10 @@ from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, entry_points, version
 from typing import Final, Protocol, TextIO
 
+from s3store._errors import InvalidKeyError, S3StoreError
 from s3store.cli.context import BUCKET_ENVIRONMENT_VARIABLE, Context, UsageError
 from s3store.cli.get import GET
 from s3store.cli.probe import PROBE
-from s3store.errors import InvalidKeyError, S3StoreError
 
 __all__ = [
     "COMMAND_GROUP",

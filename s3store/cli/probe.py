@@ -1,6 +1,6 @@
 """`s3store probe`: is this endpoint and bucket safe for s3store?
 
-The checks of `s3store.probe`, every one of them whatever the others found, each with its
+The checks of `s3store._probe`, every one of them whatever the others found, each with its
 verdict: `If-None-Match` create, `If-Match` replace, `If-Match` on a missing key,
 conditional delete, and bucket versioning (reported, not required: without it
 `s3store recover` has no older versions to read).

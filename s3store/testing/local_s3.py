@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import boto3
 
-from s3store.objects import client_config
+from s3store._objects import client_config
 from s3store.testing import moto_patches
 from s3store.testing.faults import LANDS, FaultDealer, FaultKind, FaultPlan
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from s3store import JsonStore, StorageError
-from s3store.probe import DELETE, PUT_CHECKS, Verdict
+from s3store._probe import DELETE, PUT_CHECKS, Verdict
 from s3store.testing import LocalS3
 from tests.cli_harness import fake_aws
 from tests.compat import race_if_match

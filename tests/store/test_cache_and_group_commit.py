@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from s3store import JsonStore, RetryPolicy
-from s3store.cache import Cached, DocumentCache, FirstTouch
-from s3store.commit import GroupCommit, Pending, apply_mutations
-from s3store.resolve import Landed, Outcome, Resolution
+from s3store._cache import Cached, DocumentCache, FirstTouch
+from s3store._commit import GroupCommit, Pending, apply_mutations
+from s3store._resolve import Landed, Outcome, Resolution
 from s3store.testing import FaultPlan, LocalS3
 from tests.helpers import FAST_RETRY
 

@@ -125,7 +125,7 @@ def test_verbose_logs_debug_to_stderr_only_during_the_run(
     local_s3.client().put_object(Bucket=local_s3.bucket, Key="v.json", Body=b"[]")
     result = run_on(capsys, local_s3, "-v", "get", "v.json")
     assert result.code == 0
-    assert " s3store.objects DEBUG GET v.json -> " in result.err
+    assert " s3store._objects DEBUG GET v.json -> " in result.err
     assert logger.handlers == handlers and logger.level == level  # all undone
     quiet = run_on(capsys, local_s3, "get", "v.json")
     assert quiet.err == ""

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from s3store import CorruptDocumentError, DocumentTooLargeError, InvalidValueError
-from s3store.codec import decode, encode
+from s3store._codec import decode, encode
 
 LIMIT = 1 << 20
 

@@ -17,7 +17,7 @@ from s3store import (
     S3StoreError,
     StorageError,
 )
-from s3store.objects import ObjectClient, translate_client_error
+from s3store._objects import ObjectClient, translate_client_error
 
 
 def client_error(status: int, code: str, operation: str = "PutObject") -> ClientError:
@@ -83,7 +83,7 @@ def test_error_text_names_key_etag_code_and_request_id() -> None:
 
 def test_error_tree() -> None:
     assert issubclass(AlreadyExistsError, ConflictError)
-    for name in s3store.errors.__all__:
+    for name in s3store._errors.__all__:
         assert issubclass(getattr(s3store, name), S3StoreError)
         assert getattr(s3store, name).__doc__
 
@@ -148,6 +148,6 @@ def test_every_error_copies_and_pickles_with_every_field(error: s3store.S3StoreE
 
 
 def store_clone(error: BaseException) -> BaseException:
-    from s3store.commit import clone_error  # noqa: PLC0415 - the round's own copier
+    from s3store._commit import clone_error  # noqa: PLC0415 - the round's own copier
 
     return clone_error(error)

@@ -23,7 +23,7 @@ from s3store import (
     RetryPolicy,
     StorageError,
 )
-from s3store.resolve import VERSION_SEARCH_LIMIT
+from s3store._resolve import VERSION_SEARCH_LIMIT
 from s3store.testing import LocalS3
 from tests.hooks import act_before, answer
 
@@ -207,7 +207,7 @@ def test_6_negative_control_a_handler_that_answers_no_retry_drains_the_quota() -
 # -- 7. a failing round with several callers -------------------------------------------------
 
 def test_7_a_failing_round_gives_every_caller_the_typed_error(local_s3: LocalS3) -> None:
-    from s3store.commit import Pending  # noqa: PLC0415 - the round's own bookkeeping
+    from s3store._commit import Pending  # noqa: PLC0415 - the round's own bookkeeping
 
     store = JsonStore(local_s3.client(), local_s3.bucket, retry=NO_WAIT)
     store.create(KEY, [])

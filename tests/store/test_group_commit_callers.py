@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import pytest
 
 from s3store import Document, JsonStore, RetryPolicy
-from s3store.commit import GroupCommit, Pending
+from s3store._commit import GroupCommit, Pending
 from s3store.testing import LocalS3
 from tests.hooks import act_before, land_then_raise
 

@@ -29,9 +29,9 @@ import pytest
 from botocore.exceptions import ConnectionClosedError, ConnectTimeoutError, EndpointConnectionError
 
 from s3store import JsonStore, OutcomeUnknownError, RetryPolicy, StorageError
-from s3store.commit import Pending, apply_mutations
-from s3store.objects import ObjectHead, ObjectVersion
-from s3store.resolve import Base, Outcome, resolve
+from s3store._commit import Pending, apply_mutations
+from s3store._objects import ObjectHead, ObjectVersion
+from s3store._resolve import Base, Outcome, resolve
 from s3store.testing import LocalS3
 from tests.hooks import act_before, land_then_raise
 
@@ -55,7 +55,7 @@ class InterruptAt(logging.Handler):
 
 @pytest.fixture
 def interrupt_at() -> Iterator[Callable[[Callable[[logging.LogRecord], bool]], None]]:
-    logger = logging.getLogger("s3store.store")
+    logger = logging.getLogger("s3store._store")
     level, handlers = logger.level, list(logger.handlers)
 
     def install(matches: Callable[[logging.LogRecord], bool]) -> None:

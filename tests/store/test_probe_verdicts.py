@@ -12,8 +12,8 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from s3store import ConditionalWritesUnsupportedError, ConflictError, JsonStore, StorageError
-from s3store.objects import RACING_CONDITIONAL_WRITES
-from s3store.probe import CREATE, DELETE, MISSING, REPLACE, Verdict
+from s3store._objects import RACING_CONDITIONAL_WRITES
+from s3store._probe import CREATE, DELETE, MISSING, REPLACE, Verdict
 from s3store.testing import FaultPlan, LocalS3
 from tests.hooks import answer
 

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from s3store import CorruptDocumentError, DocumentTooLargeError, InvalidKeyError, InvalidValueError
-from s3store.codec import decode, encode
-from s3store.commit import GroupCommit, Pending
-from s3store.store import check_key
+from s3store._codec import decode, encode
+from s3store._commit import GroupCommit, Pending
+from s3store._store import check_key
 from tests.store.sim.simulation import Scheduler, SimCondition
 
 LIMIT = 1 << 16

@@ -15,9 +15,9 @@ from typing import Any, cast
 
 import pytest
 
-from s3store.errors import NotFoundError, StorageError
-from s3store.objects import ObjectClient, ObjectHead, ObjectVersion
-from s3store.resolve import VERSION_SEARCH_LIMIT, Base, Landed, Outcome, Resolution, resolve
+from s3store._errors import NotFoundError, StorageError
+from s3store._objects import ObjectClient, ObjectHead, ObjectVersion
+from s3store._resolve import VERSION_SEARCH_LIMIT, Base, Landed, Outcome, Resolution, resolve
 
 KEY = "doc.json"
 T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
@@ -262,7 +262,7 @@ def test_a_refused_listing_is_unknown_and_logged_at_warning(
         caplog: pytest.LogCaptureFixture) -> None:
     bucket = FakeBucket([*rivals(1), BASE],
                         list_error=StorageError("no", key=KEY, code="AccessDenied"))
-    with caplog.at_level(logging.WARNING, logger="s3store.resolve"):
+    with caplog.at_level(logging.WARNING, logger="s3store._resolve"):
         result = bucket.resolve({"ours-w"}, Base('"base"', "base-w", "v1"))
     assert result.outcome is Outcome.UNKNOWN
     assert "could not be read" in result.reason and "no" in result.reason

@@ -23,7 +23,7 @@ from s3store import (
     RetryPolicy,
     StorageError,
 )
-from s3store.probe import CREATE
+from s3store._probe import CREATE
 from s3store.testing import FaultPlan, LocalS3
 from tests.hooks import act_before, answer
 

@@ -15,7 +15,7 @@ import pytest
 from botocore.stub import Stubber
 
 from s3store import StorageError
-from s3store.objects import REPEATED_LISTING, UNORDERED_LISTING, ObjectClient
+from s3store._objects import REPEATED_LISTING, UNORDERED_LISTING, ObjectClient
 from s3store.testing import LocalS3
 
 KEY = "k"

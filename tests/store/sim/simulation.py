@@ -47,9 +47,9 @@ from s3store import (
     RetryPolicy,
     S3StoreError,
 )
-from s3store.commit import GroupCommit
-from s3store.objects import RACING_CONDITIONAL_WRITES, AnswerLost
-from s3store.writer import Again
+from s3store._commit import GroupCommit
+from s3store._objects import RACING_CONDITIONAL_WRITES, AnswerLost
+from s3store._writer import Again
 from tests.store.sim.checker import (
     ABSENT,
     NO_DEFAULT,

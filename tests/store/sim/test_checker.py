@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from s3store.codec import encode
+from s3store._codec import encode
 from tests.store.sim.checker import (
     ABSENT,
     NO_DEFAULT,

@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import SSLError
 
+import s3store._resolve
 import s3store._sent
-import s3store.resolve
-import s3store.store
-from s3store.commit import Pending
-from s3store.resolve import Outcome, Resolution
+import s3store._store
+from s3store._commit import Pending
+from s3store._resolve import Outcome, Resolution
 from tests.store.sim.simulation import Outcome as Run
 from tests.store.sim.simulation import run_seed
 
@@ -99,17 +99,17 @@ def test_negative_control_resolution_off_is_caught(pytestconfig: pytest.Config) 
 
 def test_negative_control_an_etag_match_taken_for_proof_is_caught(
         pytestconfig: pytest.Config, monkeypatch: pytest.MonkeyPatch) -> None:
-    def etag_only(self: s3store.resolve.Base, head: Any) -> bool:
+    def etag_only(self: s3store._resolve.Base, head: Any) -> bool:
         return self.etag is not None and head.etag == self.etag
 
-    monkeypatch.setattr(s3store.resolve.Base, "identifies", etag_only)
+    monkeypatch.setattr(s3store._resolve.Base, "identifies", etag_only)
     assert first_violation(pytestconfig) is not None
 
 
 def test_negative_control_an_ssl_error_filed_as_never_sent_is_caught(
         pytestconfig: pytest.Config, monkeypatch: pytest.MonkeyPatch) -> None:
     real: Callable[[BaseException], bool] = s3store._sent.request_may_have_been_sent
-    monkeypatch.setattr("s3store.objects.request_may_have_been_sent",
+    monkeypatch.setattr("s3store._objects.request_may_have_been_sent",
                         lambda exc: False if isinstance(exc, SSLError) else real(exc))
     assert first_violation(pytestconfig) is not None
 
@@ -119,13 +119,13 @@ def test_negative_control_an_unknown_blind_append_applied_again_is_caught(
     def everyone_idempotent(mutate: Any, default: Any, idempotent: bool) -> Pending:
         return Pending(mutate, default, True)
 
-    monkeypatch.setattr(s3store.store, "Pending", everyone_idempotent)
+    monkeypatch.setattr(s3store._store, "Pending", everyone_idempotent)
     assert first_violation(pytestconfig) is not None
 
 
 def test_negative_control_a_free_key_taken_for_a_create_that_did_not_land_is_caught(
         pytestconfig: pytest.Config, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = s3store.resolve._search_versions
+    real = s3store._resolve._search_versions
 
     def absent_means_not_landed(objects: Any, key: str, *, ours: Any, base: Any,
                                 absent: bool) -> Resolution:
@@ -133,5 +133,5 @@ def test_negative_control_a_free_key_taken_for_a_create_that_did_not_land_is_cau
             return Resolution(Outcome.NOT_LANDED, base_is_current=True)
         return real(objects, key, ours=ours, base=base, absent=absent)
 
-    monkeypatch.setattr(s3store.resolve, "_search_versions", absent_means_not_landed)
+    monkeypatch.setattr(s3store._resolve, "_search_versions", absent_means_not_landed)
     assert first_violation(pytestconfig) is not None

@@ -3,7 +3,7 @@
 This is the only module that imports botocore (with `s3store._sent`, its table of
 which transport errors prove a request unsent). It sends `GetObject`, `HeadObject`,
 conditional `PutObject` and conditional `DeleteObject`, lists versions, and
-translates every `ClientError` / `BotoCoreError` into the `s3store.errors` tree:
+translates every `ClientError` / `BotoCoreError` into the `s3store._errors` tree:
 
 | S3 answer                                     | error                                 |
 |-----------------------------------------------|---------------------------------------|
@@ -27,11 +27,11 @@ Writes (`put`, conditional `delete`) differ in two ways:
   client's retry quota (a handler that answered "no retry" would still let
   botocore's standard handler charge it, and botocore before 1.43.3 read such an
   answer as "retry after 0 s"). Every other request of the client keeps botocore's
-  retries as configured. The store retries its writes itself (see `s3store.retry`).
+  retries as configured. The store retries its writes itself (see `s3store._retry`).
 - an answer that may come after the write landed — a 5xx other than 503 `SlowDown`
   or 501, a transport error that does not prove the request unsent
   (`s3store._sent`) — raises the private `AnswerLost`: the store then decides what
-  became of the write (`s3store.resolve`) and only it raises `OutcomeUnknownError`.
+  became of the write (`s3store._resolve`) and only it raises `OutcomeUnknownError`.
 """
 
 from __future__ import annotations
@@ -51,8 +51,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from s3store._sent import request_may_have_been_sent
-from s3store.errors import (
+from s3store._errors import (
     AlreadyExistsError,
     ConflictError,
     DocumentTooLargeError,
@@ -60,6 +59,7 @@ from s3store.errors import (
     S3StoreError,
     StorageError,
 )
+from s3store._sent import request_may_have_been_sent
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -104,7 +104,7 @@ _TRANSPORT_ERRORS = (HTTPClientError, BotoConnectionError, urllib3.exceptions.HT
                      http.client.HTTPException, concurrent.futures.CancelledError)
 """What the network did (transient), unlike a refused signature or parameter."""
 
-_HANDLER_ID = "s3store.store-writes-answer-to-the-store"
+_HANDLER_ID = "s3store._store-writes-answer-to-the-store"
 _store_write_in_flight: ContextVar[bool] = ContextVar("s3store_write_in_flight", default=False)
 
 

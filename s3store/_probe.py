@@ -30,8 +30,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
-from s3store.errors import ConflictError, NotFoundError, S3StoreError, StorageError
-from s3store.objects import RACING_CONDITIONAL_WRITES, AnswerLost, ObjectClient
+from s3store._errors import ConflictError, NotFoundError, S3StoreError, StorageError
+from s3store._objects import RACING_CONDITIONAL_WRITES, AnswerLost, ObjectClient
 
 __all__ = ["DELETE", "PUT_CHECKS", "Check", "ProbeReport", "Verdict", "probe", "run_checks"]
 

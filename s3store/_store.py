@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any, Final
 
 import tenacity
 
-from s3store.cache import Cached, DocumentCache, FirstTouch
-from s3store.codec import decode, encode
-from s3store.commit import NO_DEFAULT, GroupCommit, Pending, apply_mutations, clone_error
-from s3store.errors import (
+from s3store._cache import Cached, DocumentCache, FirstTouch
+from s3store._codec import decode, encode
+from s3store._commit import NO_DEFAULT, GroupCommit, Pending, apply_mutations, clone_error
+from s3store._errors import (
     ConditionalWritesUnsupportedError,
     ConflictError,
     DocumentTooLargeError,
@@ -33,16 +33,16 @@ from s3store.errors import (
     S3StoreError,
     StorageError,
 )
-from s3store.objects import (
+from s3store._objects import (
     RACING_CONDITIONAL_WRITES,
     ObjectClient,
     ObjectVersion,
     StoredObject,
 )
-from s3store.probe import PUT_CHECKS, ProbeReport, Verdict, probe, run_checks
-from s3store.resolve import Base, Landed, Outcome, Resolution
-from s3store.retry import RetryPolicy
-from s3store.writer import Again, ConditionalWriter, LostWrites
+from s3store._probe import PUT_CHECKS, ProbeReport, Verdict, probe, run_checks
+from s3store._resolve import Base, Landed, Outcome, Resolution
+from s3store._retry import RetryPolicy
+from s3store._writer import Again, ConditionalWriter, LostWrites
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -123,17 +123,17 @@ class JsonStore:
     """JSON documents in one S3 bucket, with optimistic concurrency.
 
     `client` is a boto3 S3 client (its retry config governs retries of reads; the
-    store retries its own writes, see `s3store.retry`). `retry` bounds how often a
+    store retries its own writes, see `s3store._retry`). `retry` bounds how often a
     write is retried and `update()` re-reads after a conflict. `max_document_bytes`
     bounds documents read and written. `expected_bucket_owner`, when set, is sent
     with every request.
 
     `cache_size` documents (default 1024, at most 64 MiB in all; 0 turns it off)
     are remembered after the store's own writes, so that the next `update()` of a
-    key writes without reading first (see `s3store.cache`). `group_commit` (default
+    key writes without reading first (see `s3store._cache`). `group_commit` (default
     on) makes concurrent `update()`s of one key through this store share rounds of
-    one write each (see `s3store.commit`). `resolve_lost_responses=False` is for
-    negative controls only (see `s3store.writer.ConditionalWriter`).
+    one write each (see `s3store._commit`). `resolve_lost_responses=False` is for
+    negative controls only (see `s3store._writer.ConditionalWriter`).
     """
 
     def __init__(
@@ -222,7 +222,7 @@ class JsonStore:
         round's document (which holds its own mutation, and possibly others').
 
         Exactly once: when a write's answer is lost, the store looks for proof of what
-        became of it (`s3store.resolve`): it landed (success), it did not (re-read and
+        became of it (`s3store._resolve`): it landed (success), it did not (re-read and
         re-apply), or nobody can tell — then `OutcomeUnknownError`, unless the caller
         declared `idempotent=True` (applying `mutate` again to a value that already
         holds its effect changes nothing, like an upsert by id): then it is applied
@@ -289,7 +289,7 @@ class JsonStore:
         return self._objects.versioning_status()
 
     def probe(self, *, prefix: str = "") -> ProbeReport:
-        """What this endpoint honours, check by check (`s3store.probe`; `s3store probe`
+        """What this endpoint honours, check by check (`s3store._probe`; `s3store probe`
         prints it): each check on its own object under `{prefix}.s3store-probe/`, deleted
         afterwards (on a versioned bucket its versions and a delete marker remain).
 
@@ -580,7 +580,7 @@ class JsonStore:
 
     def _guess_new(self, key: str, batch: list[Pending]) -> bool:
         """Write `key` without reading it: unseen, every caller has a default, and this
-        store's unseen keys have lately been new (see `s3store.cache.FirstTouch`)."""
+        store's unseen keys have lately been new (see `s3store._cache.FirstTouch`)."""
         return (self._first_touch is not None and self._first_touch.likely_new()
                 and not self._cache.knows(key)
                 and all(pending.default is not NO_DEFAULT for pending in batch))

@@ -34,8 +34,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Final
 
-from s3store.errors import NotFoundError, StorageError
-from s3store.objects import ObjectClient, ObjectHead
+from s3store._errors import NotFoundError, StorageError
+from s3store._objects import ObjectClient, ObjectHead
 
 __all__ = ["VERSION_SEARCH_LIMIT", "Base", "Landed", "Outcome", "Resolution", "resolve"]
 

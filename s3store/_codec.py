@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from s3store.errors import CorruptDocumentError, DocumentTooLargeError, InvalidValueError
+from s3store._errors import CorruptDocumentError, DocumentTooLargeError, InvalidValueError
 
 __all__ = ["decode", "encode"]
 

@@ -1,7 +1,7 @@
 """One conditional write, stamped with a write id, and what happens when its answer is lost.
 
 `ConditionalWriter.send()` sends a conditional `PutObject` once and, if the answer
-was lost, resolves it (`s3store.resolve`). `write()` / `delete()` wrap that in the
+was lost, resolves it (`s3store._resolve`). `write()` / `delete()` wrap that in the
 retry policy for the store's single-shot operations (`create`, `replace`, `delete`):
 a write that provably did not land is sent again; one that landed is a success; one
 whose fate cannot be known is `OutcomeUnknownError` — never a false success, never a
@@ -18,7 +18,7 @@ from typing import Any
 
 import tenacity
 
-from s3store.errors import (
+from s3store._errors import (
     AlreadyExistsError,
     ConflictError,
     NotFoundError,
@@ -26,9 +26,9 @@ from s3store.errors import (
     S3StoreError,
     StorageError,
 )
-from s3store.objects import RACING_CONDITIONAL_WRITES, AnswerLost, ObjectClient
-from s3store.resolve import Base, Landed, Outcome, Resolution, resolve
-from s3store.retry import RetryPolicy
+from s3store._objects import RACING_CONDITIONAL_WRITES, AnswerLost, ObjectClient
+from s3store._resolve import Base, Landed, Outcome, Resolution, resolve
+from s3store._retry import RetryPolicy
 
 __all__ = ["Again", "ConditionalWriter", "LostWrites"]
 

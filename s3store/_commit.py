@@ -30,9 +30,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from s3store._codec import decode
+from s3store._errors import NotFoundError
 from s3store._forks import reset_after_fork
-from s3store.codec import decode
-from s3store.errors import NotFoundError
 
 __all__ = ["NO_DEFAULT", "GroupCommit", "Pending", "apply_mutations", "clone_error"]
 
