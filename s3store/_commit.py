@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from s3store._codec import decode
-from s3store._errors import NotFoundError
+from s3store._errors import NoneResultError, NotFoundError
 from s3store._forks import reset_after_fork
 
 __all__ = ["NO_DEFAULT", "GroupCommit", "Pending", "apply_mutations", "clone_error"]
@@ -57,6 +57,7 @@ class Pending:
     mutate: Callable[[Any], Any]
     default: Any = NO_DEFAULT
     idempotent: bool = False
+    allow_none: bool = False
     error: BaseException | None = None
     result: Any = None
     settled: bool = False
@@ -87,10 +88,11 @@ def apply_mutations(
 ) -> bytes | None:
     """Apply each pending mutation in order, starting from the stored `body` (None: no
     object). Each gets a private copy of the value so far; one that raises anything
-    (or whose result cannot be stored) gets that error and leaves the value as it
-    was — but a `KeyboardInterrupt` while another caller's mutation runs is the
-    leading thread's own, and goes on in it (its round is handed over). A missing
-    document starts from the caller's `default` (`NotFoundError` without one).
+    (or returns None without `allow_none`, or whose result cannot be stored) gets that
+    error and leaves the value as it was — but a `KeyboardInterrupt` while another
+    caller's mutation runs is the leading thread's own, and goes on in it (its round is
+    handed over). A missing document starts from the caller's `default` (`NotFoundError`
+    without one).
 
     Returns the bytes after the last successful mutation (`body` if none succeeded).
     """
@@ -104,7 +106,13 @@ def apply_mutations(
                 start = decode(key, encode(pending.default))
             else:
                 start = decode(key, current, etag=etag)
-            current = encode(pending.mutate(start))
+            result = pending.mutate(start)
+            if result is None and not pending.allow_none:
+                raise NoneResultError(
+                    "the mutation returned None (did it change the value in place and not "
+                    "return it?); nothing was written: return the new value, or pass "
+                    "allow_none=True to store null", key=key)
+            current = encode(result)
         except BaseException as exc:  # any failure of a mutation is its caller's alone...
             if isinstance(exc, KeyboardInterrupt) and pending.owner != threading.get_ident():
                 # ...but Ctrl-C arrives in the main thread, whatever it runs: it is meant

@@ -31,6 +31,7 @@ __all__ = [
     "DocumentTooLargeError",
     "InvalidKeyError",
     "InvalidValueError",
+    "NoneResultError",
     "NotFoundError",
     "OutcomeUnknownError",
     "RetriesExhaustedError",
@@ -133,6 +134,14 @@ class InvalidKeyError(S3StoreError):
 
 class InvalidValueError(S3StoreError):
     """A value JSON cannot hold (NaN, infinity, set, bytes, datetime...); nothing was sent."""
+
+
+class NoneResultError(InvalidValueError):
+    """An `update()`'s mutation returned None: nothing was written.
+
+    A mutation that changes the value in place and forgets to `return` it returns None;
+    storing that would erase the document. Pass `allow_none=True` when null is meant.
+    """
 
 
 class ConditionalWritesUnsupportedError(S3StoreError):

@@ -206,16 +206,19 @@ class JsonStore:
 
     def update(
         self, key: str, mutate: Callable[[Any], Any], *, default: Any = NO_DEFAULT,
-        idempotent: bool = False,
+        idempotent: bool = False, allow_none: bool = False,
     ) -> Document:
         """Apply `mutate` to the document at `key` and store the result, without losing
         any concurrent write.
 
         `mutate(value) -> new_value` gets a private copy of the current value (it may
-        change it in place and return it) and may run more than once: it must not
-        have side effects. If the key is missing, `mutate` gets a copy of `default`
-        and the result is created with `If-None-Match: *`; without a default,
-        `NotFoundError`. A result equal to the current value writes nothing.
+        change it in place, and must then return it) and may run more than once: it must
+        not have side effects. A mutation that returns None is refused with
+        `NoneResultError` and nothing is written (a forgotten `return` would otherwise
+        erase the document), unless `allow_none=True` says that null is meant. If the key
+        is missing, `mutate` gets a copy of `default` and the result is created with
+        `If-None-Match: *`; without a default, `NotFoundError`. A result equal to the
+        current value writes nothing.
 
         Concurrent calls for one key through this store may share a round: their
         mutations are applied in turn, written once, and each caller gets that
@@ -228,13 +231,14 @@ class JsonStore:
         holds its effect changes nothing, like an upsert by id): then it is applied
         again, so the effect is there at least once.
 
-        Raises whatever `mutate` raises (nothing of it is written), `RetriesExhaustedError`
+        Raises whatever `mutate` raises (nothing of it is written), `NoneResultError`,
+        `RetriesExhaustedError`
         when conflicts outlast the retry policy, `OutcomeUnknownError`,
         `CorruptDocumentError`, `InvalidValueError`, `DocumentTooLargeError`,
         `InvalidKeyError`, `StorageError`.
         """
         check_key(key)
-        pending = Pending(mutate, default, idempotent)
+        pending = Pending(mutate, default, idempotent, allow_none)
         if self._group is None:
             self._commit(key, [pending])
         else:

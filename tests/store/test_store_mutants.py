@@ -203,7 +203,7 @@ def test_an_update_to_equal_but_differently_encoded_bytes_writes_nothing(s3: Loc
 
 def test_an_update_to_null_writes_null(store: JsonStore) -> None:
     store.create(KEY, {"a": 1})
-    assert store.update(KEY, lambda v: None).value is None
+    assert store.update(KEY, lambda v: None, allow_none=True).value is None
     assert store.get(KEY).value is None
 
 
