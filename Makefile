@@ -75,7 +75,7 @@ typecheck: $(VENV)/.stamp-typecheck
 pytest: $(VENV)/.stamp-test $(MS_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# pytest only (the `test` extra: ruff, mypy and the stubs are not installed there).
+# pytest only (the `test` extra: ruff and the stubs are not installed there).
 test-min: $(MIN_STAMP) $(MS_STAMP)
 	$(MIN_VENV)/bin/pytest $(PYTEST_ARGS)
 

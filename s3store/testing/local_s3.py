@@ -5,188 +5,58 @@ two conditional writes with one ETag can both win; and overwriting a key can clo
 a buffer another thread is still reading. `LocalS3` serves every request through
 one lock (check-and-write is atomic, as on S3) while latency is added outside it
 (requests still overlap in time, as on a real network).
+
+moto keeps every server's objects in one store per process; each `LocalS3` keeps its
+own in an account of its own there (`moto_accounts`), which it discards when it stops.
 """
 
 from __future__ import annotations
 
-import socket
+import importlib.util
+import os
 import threading
-import time
-import urllib.parse
 import uuid
-from collections import Counter, deque
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections import Counter
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 import boto3
 
 from s3store._objects import client_config
-from s3store.testing import moto_patches
-from s3store.testing.faults import LANDS, FaultDealer, FaultKind, FaultPlan
+from s3store.testing import moto_accounts, moto_patches
+from s3store.testing.faults import FaultDealer, FaultKind, FaultPlan
+from s3store.testing.strict_app import RequestRecord, StrictS3App
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["LocalS3", "RequestRecord", "connect"]
+__all__ = ["BucketInUseError", "LocalS3", "RequestRecord", "connect"]
+
+# What LocalS3 imports of the `testing` extra (moto's server), looked for, not imported.
+_EXTRA_MODULES = ("moto", "werkzeug", "flask", "flask_cors")
+
+
+def _require_testing_extra() -> None:
+    missing = [name for name in _EXTRA_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ModuleNotFoundError(
+            "s3store.testing needs the `testing` extra (moto's S3 server), which is not "
+            f"installed (no module {', '.join(missing)}): pip install 's3store[testing]'",
+            name=missing[0])
+
+
+# Here, not when a LocalS3 starts: a suite without the extra fails on its first import,
+# with the line that installs it, instead of a bare "No module named 'moto'" mid-test.
+_require_testing_extra()
+
+
+
+class BucketInUseError(RuntimeError):
+    """A LocalS3 cannot start: its bucket's name is taken in this process's moto."""
+
 
 _ACCESS_KEY = "testing"  # moto accepts any credentials; these are not secrets
 _REGION = "us-east-1"
-_LOGGED_HEADERS = ("If-Match", "If-None-Match", "x-amz-expected-bucket-owner")
-_META_PREFIX = "x-amz-meta-"
-# The query parameters that ask for a listing's next page (ListObjectVersions, ListObjectsV2).
-_PAGE_MARKERS = ("key-marker", "version-id-marker", "continuation-token")
-
-StartResponse = Callable[..., Any]
-Environ = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class RequestRecord:
-    """One request the server saw: what it was, the answer, and any fault injected."""
-
-    method: str
-    bucket: str
-    key: str
-    status: int
-    fault: FaultKind | None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def _split_path(environ: Environ) -> tuple[str, str]:
-    path = environ.get("PATH_INFO", "/").lstrip("/")
-    bucket, _, key = path.partition("/")
-    return bucket, key
-
-
-Response = tuple[str, list[tuple[str, str]], bytes]
-
-
-def _error_response(status: int, code: str, message: str) -> Response:
-    request_id = uuid.uuid4().hex[:16].upper()
-    body = (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f"<Error><Code>{code}</Code><Message>{message}</Message>"
-        f"<RequestId>{request_id}</RequestId></Error>"
-    ).encode()
-    reason = {403: "Forbidden", 409: "Conflict", 500: "Internal Server Error",
-              501: "Not Implemented", 503: "Slow Down"}[status]
-    headers = [
-        ("Content-Type", "application/xml"),
-        ("Content-Length", str(len(body))),
-        ("x-amz-request-id", request_id),
-    ]
-    return f"{status} {reason}", headers, body
-
-
-_INJECTED_ERRORS: dict[FaultKind, tuple[int, str, str]] = {
-    "slow_down": (503, "SlowDown", "Please reduce your request rate."),
-    "access_denied": (403, "AccessDenied", "Access Denied"),
-    "error_before_write": (500, "InternalError", "We encountered an internal error."),
-    "error_after_write": (500, "InternalError", "We encountered an internal error."),
-    "conditional_conflict": (
-        409,
-        "ConditionalRequestConflict",
-        "A conflicting conditional operation is currently in progress against this resource.",
-    ),
-}
-
-
-class _StrictS3App:
-    """WSGI middleware around moto: one lock for check-and-write, faults, counters."""
-
-    def __init__(self, inner: Callable[[Environ, StartResponse], Iterable[bytes]], *,
-                 atomic: bool, dealer: FaultDealer) -> None:
-        self._inner = inner
-        self._atomic = atomic
-        self._lock = threading.Lock()
-        self._log_lock = threading.Lock()
-        self.dealer = dealer
-        self.log: deque[RequestRecord] = deque(maxlen=200_000)
-        self._second_pages: dict[str, str] = {}  # a listing's first marker, by the rest
-
-    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        method = environ["REQUEST_METHOD"]
-        bucket, key = _split_path(environ)
-        is_object = bool(key) and not environ.get("QUERY_STRING")
-        is_write = is_object and method in ("PUT", "DELETE")
-        conditional = "HTTP_IF_MATCH" in environ or "HTTP_IF_NONE_MATCH" in environ
-        plan = self.dealer.plan
-        fault = self.dealer.draw(is_write=is_write, conditional=conditional) if is_object else None
-        headers = self._logged_headers(environ)
-        if plan.latency:
-            time.sleep(plan.latency)
-        if plan.cycle_listings and not key and method == "GET":
-            self._cycle(environ)
-
-        if fault is not None and fault not in LANDS:
-            status, response_headers, body = _error_response(*_INJECTED_ERRORS[fault])
-        elif (method == "DELETE" and is_write and "HTTP_IF_MATCH" in environ
-              and plan.conditional_delete_not_implemented):
-            status, response_headers, body = _error_response(
-                501, "NotImplemented", "A header you provided implies functionality that is "
-                "not implemented")
-        else:
-            if is_write and plan.ignore_conditions:
-                environ.pop("HTTP_IF_MATCH", None)
-                environ.pop("HTTP_IF_NONE_MATCH", None)
-            status, response_headers, body = self._serve(environ)
-            if fault == "error_after_write":
-                status, response_headers, body = _error_response(*_INJECTED_ERRORS[fault])
-        self._record(RequestRecord(method, bucket, key, int(status.split()[0]), fault, headers))
-
-        if fault == "drop_after_write":
-            sock = environ.get("werkzeug.socket")
-            if sock is not None:
-                # werkzeug's write then fails with a broken pipe: the client gets no answer.
-                sock.shutdown(socket.SHUT_RDWR)
-        if fault == "stall_after_write":
-            time.sleep(plan.stall_seconds)
-        start_response(status, response_headers)
-        return [] if method == "HEAD" else [body]
-
-    def _cycle(self, environ: Environ) -> None:
-        """Answer the request for a listing's third page with its first (`cycle_listings`)."""
-        query = urllib.parse.parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
-        marker = "&".join(f"{k}={v}" for k, v in query if k in _PAGE_MARKERS)
-        if not marker:
-            return
-        rest = "&".join(f"{k}={v}" for k, v in query if k not in _PAGE_MARKERS)
-        first = self._second_pages.setdefault(rest, marker)
-        if marker != first:
-            environ["QUERY_STRING"] = urllib.parse.urlencode(
-                [(k, v) for k, v in query if k not in _PAGE_MARKERS])
-
-    def _serve(self, environ: Environ) -> Response:
-        captured: dict[str, Any] = {}
-
-        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            captured["status"], captured["headers"] = status, headers
-            return lambda data: None
-
-        if self._atomic:
-            with self._lock:
-                body = b"".join(self._inner(environ, capture))
-        else:
-            body = b"".join(self._inner(environ, capture))
-        return captured["status"], captured["headers"], body
-
-    @staticmethod
-    def _logged_headers(environ: Environ) -> dict[str, str]:
-        headers: dict[str, str] = {}
-        for name in _LOGGED_HEADERS:
-            value = environ.get("HTTP_" + name.upper().replace("-", "_"))
-            if value is not None:
-                headers[name] = value
-        for env_key, value in environ.items():
-            if env_key.startswith("HTTP_X_AMZ_META_"):
-                headers[_META_PREFIX + env_key[16:].lower().replace("_", "-")] = value
-        return headers
-
-    def _record(self, record: RequestRecord) -> None:
-        with self._log_lock:
-            self.log.append(record)
 
 
 def connect(
@@ -249,6 +119,12 @@ class LocalS3:
       checking a precondition and writing (to show what `atomic` prevents).
     - `versioning` turns on bucket versioning.
     - `requests` / `stats()` tell what the server served.
+
+    Each instance starts with its bucket empty and shares nothing with another: its
+    objects live in a moto account of its own (`account_id`), discarded by `stop()`.
+    Bucket names are one namespace in the process, as on S3: starting an instance whose
+    bucket another running one serves raises `BucketInUseError`. `reset()` empties a
+    running instance for the next test, as a fresh start would.
     """
 
     def __init__(
@@ -264,8 +140,11 @@ class LocalS3:
         self.atomic = atomic
         self.write_delay = write_delay
         self.versioning = versioning
-        self._dealer = FaultDealer(faults or FaultPlan())
-        self._app: _StrictS3App | None = None
+        self.account_id = moto_accounts.new_account_id()
+        """The moto account that owns the bucket (what `ExpectedBucketOwner` would name)."""
+        self._initial_faults = faults or FaultPlan()
+        self._dealer = FaultDealer(self._initial_faults)
+        self._app: StrictS3App | None = None
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._restore: list[moto_patches.Restore] = []
@@ -276,7 +155,13 @@ class LocalS3:
     # -- lifecycle -------------------------------------------------------------
 
     def start(self) -> Self:
-        """Start the server on a free port and create the bucket."""
+        """Start the server on a free port and create the bucket, empty.
+
+        Raises `BucketInUseError` when the bucket is in this process's moto already:
+        another LocalS3 that is still running serves it (or a `mock_aws` test made it).
+        Raises `RuntimeError` when `MOTO_ACCOUNT_ID` is set: moto would then put every
+        LocalS3 in that one account, and they would share their objects.
+        """
         from moto.moto_server.werkzeug_app import (  # noqa: PLC0415 - moto is an optional extra
             DomainDispatcherApplication,
             MotoRequestHandler,
@@ -284,8 +169,15 @@ class LocalS3:
         )
         from werkzeug.serving import make_server  # noqa: PLC0415
 
-        self._app = _StrictS3App(DomainDispatcherApplication(create_backend_app),
-                                 atomic=self.atomic, dealer=self._dealer)
+        if self.running:
+            raise RuntimeError("LocalS3 is already started")
+        if "MOTO_ACCOUNT_ID" in os.environ:
+            raise RuntimeError(
+                "MOTO_ACCOUNT_ID is set: moto would serve every LocalS3 from that one account, "
+                "so that they share their objects; unset it to use LocalS3")
+        self._app = StrictS3App(DomainDispatcherApplication(create_backend_app),
+                                atomic=self.atomic, dealer=self._dealer,
+                                account_id=self.account_id)
         self._server = make_server("127.0.0.1", 0, self._app, threaded=True,
                                    request_handler=_quiet_handler(MotoRequestHandler))
         self.endpoint_url = f"http://127.0.0.1:{self._server.server_port}"
@@ -296,22 +188,18 @@ class LocalS3:
             daemon=True,
         )
         self._thread.start()
-        admin = self.client()
-        admin.create_bucket(Bucket=self.bucket)
-        if self.versioning:
-            admin.put_bucket_versioning(Bucket=self.bucket,
-                                        VersioningConfiguration={"Status": "Enabled"})
-        backend = moto_patches.s3_backend()
-        if self.versioning:
-            self._restore.append(moto_patches.fast_version_listing(backend))
-        if self.write_delay:
-            self._restore.append(moto_patches.slow_writes(backend, self.bucket, self.write_delay))
+        try:
+            self._make_bucket()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
-        """Stop the server (objects stay in moto's memory until the process ends)."""
-        while self._restore:
-            self._restore.pop()()
+        """Stop the server and discard its bucket and objects (moto's memory of them).
+
+        `requests` and `stats()` still tell what it served. Stopping twice does nothing.
+        """
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -319,6 +207,54 @@ class LocalS3:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+        self._discard_bucket()
+
+    @property
+    def running(self) -> bool:
+        """Whether the server is serving (between `start()` and `stop()`)."""
+        return self._server is not None
+
+    def reset(self) -> None:
+        """Make a running instance as it was just after `start()`, on the same endpoint.
+
+        The bucket is emptied (every object and version gone) and made again with the
+        same options; the fault plan is the one given to the constructor, with nothing
+        queued by `inject()`; the request log and the counters are empty. Call it between
+        tests, with no request in flight. Raises `RuntimeError` if it is not running.
+        """
+        if self._app is None or not self.running:
+            raise RuntimeError("LocalS3 is not started")
+        self._discard_bucket()
+        self._dealer.set_plan(self._initial_faults)
+        self._dealer.injected.clear()
+        self._app.forget()
+        self._make_bucket()
+
+    def _check_bucket_free(self) -> None:
+        owner = moto_accounts.bucket_account(self.bucket)
+        if owner is not None:
+            raise BucketInUseError(
+                f"bucket {self.bucket!r} is already in this process's moto (account {owner}): "
+                "another LocalS3 still running serves it, or a mock_aws test made it; stop "
+                "that one first, or give this one another bucket name")
+
+    def _make_bucket(self) -> None:
+        self._check_bucket_free()
+        admin = self.client()
+        admin.create_bucket(Bucket=self.bucket)
+        if self.versioning:
+            admin.put_bucket_versioning(Bucket=self.bucket,
+                                        VersioningConfiguration={"Status": "Enabled"})
+        backend = moto_accounts.s3_backend(self.account_id)
+        if self.versioning:
+            self._restore.append(moto_patches.fast_version_listing(backend))
+        if self.write_delay:
+            self._restore.append(moto_patches.slow_writes(backend, self.bucket, self.write_delay))
+
+    def _discard_bucket(self) -> None:
+        while self._restore:
+            self._restore.pop()()
+        moto_accounts.discard_account(self.account_id)
 
     def __enter__(self) -> Self:
         return self.start()
@@ -363,7 +299,7 @@ class LocalS3:
 
     def clear_requests(self) -> None:
         """Forget the request log and the fault counters."""
-        self._running_app().log.clear()
+        self._running_app().clear_log()
         self._dealer.injected.clear()
 
     def stats(self) -> dict[str, Any]:
@@ -376,7 +312,7 @@ class LocalS3:
             "faults": dict(self._dealer.injected),
         }
 
-    def _running_app(self) -> _StrictS3App:
+    def _running_app(self) -> StrictS3App:
         if self._app is None:
             raise RuntimeError("LocalS3 is not started")
         return self._app

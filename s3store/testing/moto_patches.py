@@ -8,8 +8,8 @@
   bucket holds thousands of versions) and orders versions of one millisecond
   oldest first. Other listings go to moto unchanged.
 
-moto keeps one backend per account and partition for the whole process, so each
-patch returns a function that restores what was there before (call in LIFO order).
+Each LocalS3 patches the backend of its own moto account (`moto_accounts`); each patch
+returns a function that restores what was there before (call in LIFO order).
 """
 
 from __future__ import annotations
@@ -18,17 +18,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["fast_version_listing", "s3_backend", "slow_writes"]
+__all__ = ["fast_version_listing", "slow_writes"]
 
 Restore = Callable[[], None]
-
-
-def s3_backend() -> Any:
-    """The moto S3 backend that moto's server uses for LocalS3's requests."""
-    from moto.core.models import DEFAULT_ACCOUNT_ID  # noqa: PLC0415 - moto is an optional extra
-    from moto.s3.models import s3_backends  # noqa: PLC0415
-
-    return s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
 
 
 def _patch(backend: Any, name: str, replacement: Callable[..., Any]) -> Restore:
@@ -37,7 +29,8 @@ def _patch(backend: Any, name: str, replacement: Callable[..., Any]) -> Restore:
 
     def restore() -> None:
         if previous is None:
-            delattr(backend, name)
+            # gone already if moto reset the backend meanwhile (mock_aws resets them all)
+            backend.__dict__.pop(name, None)
         else:
             setattr(backend, name, previous)
 
