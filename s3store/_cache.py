@@ -16,10 +16,24 @@ from typing import Final
 
 from s3store._forks import reset_after_fork
 
-__all__ = ["CACHE_MAX_BYTES", "Cached", "DocumentCache", "FirstTouch"]
+__all__ = [
+    "CACHE_MAX_BYTES",
+    "FIRST_TOUCH_SCORE_LIMIT",
+    "FIRST_TOUCH_THRESHOLD",
+    "Cached",
+    "DocumentCache",
+    "FirstTouch",
+]
 
 CACHE_MAX_BYTES: Final = 64 * 1024 * 1024
 """The cache holds at most 64 MiB of document bytes, whatever its entry count."""
+
+FIRST_TOUCH_SCORE_LIMIT: Final = 4
+"""`FirstTouch`'s score stays within -4..4 (an unseen key found absent +1, present -1, a
+create refused -2): the guess follows what the store's latest first touches found."""
+
+FIRST_TOUCH_THRESHOLD: Final = 2
+"""Unseen keys are written without a read first once `FirstTouch`'s score is over 2."""
 
 
 @dataclass(frozen=True)
@@ -137,9 +151,6 @@ class FirstTouch:
     the guess only saves (or costs) a request.
     """
 
-    _LIMIT = 4
-    _THRESHOLD = 2
-
     def __init__(self) -> None:
         self._score = 0
         self._lock = threading.Lock()
@@ -151,10 +162,11 @@ class FirstTouch:
     def likely_new(self) -> bool:
         """Write an unseen key without reading it first?"""
         with self._lock:
-            return self._score > self._THRESHOLD
+            return self._score > FIRST_TOUCH_THRESHOLD
 
     def saw(self, *, new: bool, weight: int = 1) -> None:
         """A first touch found the key absent (`new`) or present."""
         with self._lock:
             step = weight if new else -weight
-            self._score = max(-self._LIMIT, min(self._LIMIT, self._score + step))
+            self._score = max(-FIRST_TOUCH_SCORE_LIMIT,
+                              min(FIRST_TOUCH_SCORE_LIMIT, self._score + step))

@@ -9,19 +9,28 @@ S3StoreError
 ├── OutcomeUnknownError                 a write's answer was lost and could not be resolved
 ├── CorruptDocumentError                stored bytes are not valid JSON / not the expected shape
 ├── DocumentTooLargeError               a document over the store's max_document_bytes
-├── InvalidKeyError                     a key or id that must not be used
-├── InvalidValueError                   a value JSON cannot hold (NaN, set, datetime, ...)
+├── InvalidKeyError (+ ValueError)      a key or id that must not be used
+├── InvalidValueError (+ ValueError)    a value JSON cannot hold (NaN, set, datetime, ...)
+│   └── NoneResultError                 an update()'s mutation returned None
+├── InvalidOptionsError (+ ValueError)  a write option S3 would refuse (names the option)
 ├── ConditionalWritesUnsupportedError   the endpoint ignores If-Match / If-None-Match
 └── StorageError                        anything else S3 answered (code, request id)
 ```
 
 Every error carries the ``key`` it is about, and ``etag``, ``code`` (the S3 error
-code) and ``request_id`` where they apply.
+code) and ``request_id`` where they apply. The errors about the caller's own
+arguments are also ``ValueError``s, so that ``except ValueError`` catches them as it
+would any bad argument. No error's ``__cause__`` / ``__context__`` chain holds the
+store's internal signals (a retry, a lost answer): only S3's answers and the network's.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from s3store._figures import CallFigures
+    from s3store._store import Document
 
 __all__ = [
     "AlreadyExistsError",
@@ -30,6 +39,7 @@ __all__ = [
     "CorruptDocumentError",
     "DocumentTooLargeError",
     "InvalidKeyError",
+    "InvalidOptionsError",
     "InvalidValueError",
     "NoneResultError",
     "NotFoundError",
@@ -39,9 +49,17 @@ __all__ = [
     "StorageError",
 ]
 
+_SHOWN_KEY_CHARS: Final = 64  # of a refused key, in an error's text
+
 
 class S3StoreError(Exception):
-    """Base of every error s3store raises."""
+    """Base of every error s3store raises.
+
+    `figures`: what the call that raised it took (`s3store.CallFigures`: requests,
+    attempts, conflicts, lost answers...), set by the store as the call ends.
+    """
+
+    figures: CallFigures | None = None
 
     def __init__(
         self,
@@ -60,7 +78,7 @@ class S3StoreError(Exception):
         self.request_id = request_id
 
     def __str__(self) -> str:
-        details = [f"key={self.key!r}"]
+        details = [f"key={self._shown_key()}"]
         if self.etag is not None:
             details.append(f"etag={self.etag}")
         if self.code is not None:
@@ -68,6 +86,9 @@ class S3StoreError(Exception):
         if self.request_id is not None:
             details.append(f"request_id={self.request_id}")
         return f"{self.message} ({', '.join(details)})"
+
+    def _shown_key(self) -> str:
+        return repr(self.key)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-only fields defeat BaseException's default (args-only) reduce: rebuild
@@ -88,7 +109,13 @@ class NotFoundError(S3StoreError):
 
 
 class ConflictError(S3StoreError):
-    """A conditional write or delete lost: the object is not the version it named."""
+    """A conditional write or delete lost: the object is not the version it named.
+
+    `create()`, `replace()` and `delete()` do not read the key after a refusal (that would
+    cost a request every caller pays): `get()` it for the current document. `update()`
+    re-reads by itself, and gives up with `RetriesExhaustedError`, which carries the
+    document it read last.
+    """
 
 
 class AlreadyExistsError(ConflictError):
@@ -96,7 +123,14 @@ class AlreadyExistsError(ConflictError):
 
 
 class RetriesExhaustedError(S3StoreError):
-    """update() kept meeting conflicts until its RetryPolicy gave up."""
+    """update() kept meeting conflicts until its RetryPolicy gave up.
+
+    `attempts` and `elapsed` (seconds) are what it spent. `current`: the document the store
+    last read at the key (a `Document`, its own copy for each caller), the one the last
+    attempt's mutation was applied to; None if no attempt read one (or it did not decode).
+    """
+
+    current: Document[Any] | None = None
 
     def __init__(self, message: str, *, key: str, attempts: int, elapsed: float) -> None:
         super().__init__(message, key=key)
@@ -128,11 +162,28 @@ class DocumentTooLargeError(S3StoreError):
         self.limit = limit
 
 
-class InvalidKeyError(S3StoreError):
-    """A key or id that must not be used; refused before any request is sent."""
+class InvalidKeyError(S3StoreError, ValueError):
+    """A key or id that must not be used; refused before any request is sent.
+
+    ``key`` is what the caller gave, unchanged, when it is a string (control characters,
+    a lone surrogate, 2,000 characters and all); None when it is not a string, whose
+    type and ``repr`` the message shows instead. ``str()`` shows the key escaped
+    (``repr``) and cut to its first 64 characters, so that it is safe to print and log.
+    """
+
+    def __init__(self, message: str, *, key: object) -> None:
+        if isinstance(key, str):
+            super().__init__(message, key=key)
+        else:
+            super().__init__(f"{message} (got {type(key).__name__}: {_shown(key)})", key=None)
+
+    def _shown_key(self) -> str:
+        if self.key is not None and len(self.key) > _SHOWN_KEY_CHARS:
+            return f"{self.key[:_SHOWN_KEY_CHARS]!r}... ({len(self.key)} characters)"
+        return repr(self.key)
 
 
-class InvalidValueError(S3StoreError):
+class InvalidValueError(S3StoreError, ValueError):
     """A value JSON cannot hold (NaN, infinity, set, bytes, datetime...); nothing was sent."""
 
 
@@ -142,6 +193,21 @@ class NoneResultError(InvalidValueError):
     A mutation that changes the value in place and forgets to `return` it returns None;
     storing that would erase the document. Pass `allow_none=True` when null is meant.
     """
+
+
+class InvalidOptionsError(S3StoreError, ValueError):
+    """A `WriteOptions` field S3 would refuse, or with which the store could not read its
+    documents back; refused when the options are made, before any request.
+
+    ``option`` names the field (``key`` is None: options belong to no one key).
+    """
+
+    def __init__(self, message: str, *, option: str) -> None:
+        super().__init__(message, key=None)
+        self.option = option
+
+    def __str__(self) -> str:
+        return self.message  # it names the option; there is no key to show
 
 
 class ConditionalWritesUnsupportedError(S3StoreError):
@@ -170,3 +236,12 @@ class StorageError(S3StoreError):
         super().__init__(message, key=key, etag=etag, code=code, request_id=request_id)
         self.status = status
         self.transient = transient
+
+
+def _shown(value: object) -> str:
+    """`repr(value)`, cut short; never raises (it is for an error's text)."""
+    try:
+        text = repr(value)
+    except Exception:  # a caller's object whose __repr__ fails: its type must do
+        return f"<{type(value).__name__} object>"
+    return text if len(text) <= _SHOWN_KEY_CHARS else text[:_SHOWN_KEY_CHARS] + "..."

@@ -1,12 +1,15 @@
-"""Shared test helpers: retry settings for races, the naive code negative controls use, and
-what a bucket holds or accepted."""
+"""Shared test helpers: retry settings for races, the naive code negative controls use,
+what a bucket holds or accepted, and what a refused key's error says."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from s3store import RetryPolicy
+import pytest
+
+from s3store import InvalidKeyError, RetryPolicy
 
 if TYPE_CHECKING:
     from s3store.testing import LocalS3
@@ -52,3 +55,19 @@ def writes_accepted(local_s3: LocalS3) -> int:
 def listing_requests(local_s3: LocalS3) -> int:
     """Listings (GETs of the bucket, no key) the server has served so far."""
     return sum(1 for r in local_s3.requests if r.method == "GET" and not r.key)
+
+
+def invalid_key(call: Callable[[], object]) -> InvalidKeyError:
+    """The `InvalidKeyError` `call` raises (the test fails if it raises anything else)."""
+    with pytest.raises(InvalidKeyError) as caught:
+        call()
+    return caught.value
+
+
+def printable_text(error: BaseException) -> str:
+    """`str(error)`, checked fit to print and log: valid UTF-8, no control characters, short."""
+    text = str(error)
+    text.encode("utf-8")  # a lone surrogate would make this raise
+    assert not any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text), text
+    assert len(text) < 400, text
+    return text

@@ -6,6 +6,7 @@ recorded at the same time by independent invocations never erase each other.
 """
 
 from worker_integration.db_service import DBService
+from worker_integration.errors import WorkerError
 from worker_integration.executor import (
     Executor,
     SimulatedExecutor,
@@ -57,6 +58,7 @@ __all__ = [
     "StepType",
     "ThreadInvoker",
     "UsageInfo",
+    "WorkerError",
     "Workflow",
     "WorkflowOrchestrator",
     "WorkflowStep",

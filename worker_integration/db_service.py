@@ -47,7 +47,7 @@ __all__ = [
     "upsert_step",
 ]
 
-log = logging.getLogger("worker_integration")
+log = logging.getLogger(__name__)
 
 _ID: Final = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
@@ -56,11 +56,12 @@ def check_id(name: str, value: Any) -> str:
     """`value` if it is a safe id (1-128 ASCII letters, digits, `_`, `-`).
 
     Raises `InvalidKeyError` otherwise (`../x`, `a/b`, empty, control characters,
-    non-ASCII, over-long, not a string).
+    non-ASCII, over-long, not a string), whose `key` is the refused id as given (None
+    if it is not a string).
     """
     if not isinstance(value, str) or _ID.fullmatch(value) is None:
         raise InvalidKeyError(f"{name} must be 1-128 ASCII letters, digits, '_' or '-'",
-                              key=repr(value)[:80])
+                              key=value)
     return value
 
 

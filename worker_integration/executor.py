@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
+from worker_integration.errors import WorkerError
 from worker_integration.models import StepType, UsageInfo
 
 __all__ = ["Executor", "SimulatedExecutor", "SimulatedStepError", "StepRequest", "StepResult"]
@@ -52,7 +53,7 @@ class Executor(Protocol):
         ...
 
 
-class SimulatedStepError(RuntimeError):
+class SimulatedStepError(WorkerError, RuntimeError):
     """The failure `SimulatedExecutor` raises for the steps it was told to fail."""
 
 

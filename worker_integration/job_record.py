@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Final, Self
 
+from worker_integration.errors import WorkerError
 from worker_integration.models import (
     InvalidRecordError,
     check_extra,
@@ -31,7 +32,7 @@ class JobStatus(StrEnum):
     FAILED = "failed"
 
 
-class IllegalTransitionError(ValueError):
+class IllegalTransitionError(WorkerError, ValueError):
     """A job status change the lifecycle forbids (it would go backwards)."""
 
     def __init__(self, current: JobStatus, requested: JobStatus) -> None:

@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from s3store import InvalidKeyError, JsonStore, RetryPolicy
 from worker_integration.db_service import DBService, check_id
+from worker_integration.errors import WorkerError
 from worker_integration.executor import Executor
 from worker_integration.invocations import BotoConnector
 from worker_integration.job_record import IllegalTransitionError, JobRecord, JobStatus
@@ -98,7 +99,7 @@ class LambdaContext(Protocol):
         ...
 
 
-class InvalidEventError(ValueError):
+class InvalidEventError(WorkerError, ValueError):
     """An event the handlers cannot use; `field` names what is wrong."""
 
     def __init__(self, message: str, *, field: str) -> None:
@@ -106,7 +107,7 @@ class InvalidEventError(ValueError):
         self.field = field
 
 
-class InvocationTimeError(RuntimeError):
+class InvocationTimeError(WorkerError, RuntimeError):
     """Too little of the invocation's time is left to start (nothing was sent)."""
 
 
@@ -280,7 +281,7 @@ class Handlers:
         """A store for one invocation: the handlers' retry policy, each call giving up at
         `end` (`time.monotonic()`) at the latest — one deadline for the invocation, not
         one per call."""
-        return JsonStore(self.client, self.bucket, retry=_Until(self.retry, end))
+        return JsonStore(self.client, self.bucket, retry=_Until.of(self.retry, end))
 
     def _check_job(self, db: DBService, parsed: StepEvent, workflow: Workflow) -> JobRecord:
         """The job's record; refuse an event whose workflow is not the one the job was
@@ -328,27 +329,20 @@ class Handlers:
                                        workflow).status.value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class _Until(RetryPolicy):
-    """`policy`, its calls giving up at the absolute time `end` (`time.monotonic()`) or
-    at the policy's own deadline, whichever comes first."""
+    """A retry policy whose calls give up at the absolute time `end` (`time.monotonic()`)
+    at the latest, or at the policy's own deadline or the call's, whichever comes first."""
 
-    def __init__(self, policy: RetryPolicy, end: float) -> None:
-        super().__init__(max_attempts=policy.max_attempts, base_delay=policy.base_delay,
-                         max_delay=policy.max_delay, deadline=policy.deadline,
-                         sleep=policy.sleep)
-        object.__setattr__(self, "end", end)
+    end: float
 
-    end: float = 0.0
+    @classmethod
+    def of(cls, policy: RetryPolicy, end: float) -> _Until:
+        return cls(max_attempts=policy.max_attempts, base_delay=policy.base_delay,
+                   max_delay=policy.max_delay, deadline=policy.deadline, sleep=policy.sleep,
+                   end=end)
 
-    def retrying(self, retry_on: type[BaseException] | tuple[type[BaseException], ...]) -> Any:
-        """The policy's `tenacity.Retrying`, also stopping once `end` has passed."""
-        retrying = super().retrying(retry_on)
-        end = self.end
-        return retrying.copy(stop=retrying.stop | _stop_at(end))
-
-
-def _stop_at(end: float) -> Any:
-    def stop(retry_state: Any) -> bool:
-        return time.monotonic() >= end
-    return stop
+    def ends_at(self, started: float, deadline: float | None = None) -> float | None:
+        """The policy's end for a call started at `started`, never after `end`."""
+        own = super().ends_at(started, deadline)
+        return self.end if own is None else min(own, self.end)

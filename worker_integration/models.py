@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final, Self
 
+from worker_integration.errors import WorkerError
+
 __all__ = ["ExecutionStep", "InvalidRecordError", "StepType", "UsageInfo", "parse_cost_usd"]
 
 
-class InvalidRecordError(ValueError):
+class InvalidRecordError(WorkerError, ValueError):
     """A record or one of its fields does not validate; `field` names it."""
 
     def __init__(self, message: str, *, field: str | None = None) -> None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from worker_integration.errors import WorkerError
 from worker_integration.models import StepType
 
 __all__ = ["WORKFLOWS", "WORKFLOW_STEP_TYPES", "InvalidWorkflowError", "Workflow",
@@ -37,7 +38,7 @@ _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _STEP_FIELDS: Final = ("name", "step_type", "model", "instructions", "depends_on", "settings")
 
 
-class InvalidWorkflowError(ValueError):
+class InvalidWorkflowError(WorkerError, ValueError):
     """A workflow definition that cannot be used; `where` names the file or the field."""
 
     def __init__(self, message: str, *, where: str) -> None:

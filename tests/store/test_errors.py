@@ -105,7 +105,8 @@ class _Body:
 
 
 def test_a_raw_urllib3_error_while_reading_is_a_transient_storage_error() -> None:
-    events = types.SimpleNamespace(register_first=lambda *args, **kwargs: None)
+    events = types.SimpleNamespace(register_first=lambda *args, **kwargs: None,
+                                   register_last=lambda *args, **kwargs: None)
     client: Any = types.SimpleNamespace(
         meta=types.SimpleNamespace(events=events),
         get_object=lambda **kwargs: {"Body": _Body(), "ETag": '"e"', "ContentLength": 3},
@@ -116,6 +117,7 @@ def test_a_raw_urllib3_error_while_reading_is_a_transient_storage_error() -> Non
 
 
 ALL_FIELDS: list[s3store.S3StoreError] = [
+    s3store.S3StoreError("the root", key="k", etag='"e"', code="C", request_id="R0"),
     s3store.NotFoundError("gone", key="k", etag='"e"', code="NoSuchKey", request_id="R1"),
     s3store.ConflictError("changed", key="k", etag='"e"', code="PreconditionFailed"),
     s3store.AlreadyExistsError("taken", key="k", code="PreconditionFailed", request_id="R2"),
@@ -124,11 +126,19 @@ ALL_FIELDS: list[s3store.S3StoreError] = [
     s3store.CorruptDocumentError("bad bytes", key="k", etag='"e"'),
     s3store.DocumentTooLargeError("big", key="k", size=10, limit=5),
     s3store.InvalidKeyError("bad key", key="../x"),
+    s3store.InvalidKeyError("not a string", key=b"../x"),  # key None, the bytes in the text
     s3store.InvalidValueError("NaN", key="k"),
+    s3store.NoneResultError("returned None", key="k"),
+    s3store.InvalidOptionsError("refused", option="StorageClass"),
     s3store.ConditionalWritesUnsupportedError("ignored", key="k", etag='"0"'),
     s3store.StorageError("refused", key="k", code="SlowDown", request_id="R3", status=503,
                          transient=True),
 ]
+
+
+def test_every_error_class_is_copied_and_pickled_below() -> None:
+    assert {type(error) for error in ALL_FIELDS} == {
+        getattr(s3store, name) for name in s3store._errors.__all__}
 
 
 @pytest.mark.parametrize("error", ALL_FIELDS, ids=lambda e: type(e).__name__)

@@ -405,13 +405,13 @@ def test_every_store_call_of_an_invocation_stops_at_its_end() -> None:
         calls.append(1)
         raise ValueError("conflict")
 
-    policy = _Until(RetryPolicy(max_attempts=100, base_delay=0.0, max_delay=0.0,
-                                deadline=60.0), time.monotonic() - 1.0)
+    policy = _Until.of(RetryPolicy(max_attempts=100, base_delay=0.0, max_delay=0.0,
+                                   deadline=60.0), time.monotonic() - 1.0)
     with pytest.raises(tenacity.RetryError):
         policy.retrying(ValueError)(always_conflicts)
     assert len(calls) == 1
-    later = _Until(RetryPolicy(max_attempts=3, base_delay=0.0, max_delay=0.0),
-                   time.monotonic() + 3600)
+    later = _Until.of(RetryPolicy(max_attempts=3, base_delay=0.0, max_delay=0.0),
+                      time.monotonic() + 3600)
     with pytest.raises(tenacity.RetryError):
         later.retrying(ValueError)(always_conflicts)
     assert len(calls) == 4  # the policy's own limits still hold

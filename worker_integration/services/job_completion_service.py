@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from s3store import NotFoundError
 from worker_integration.clock import Clock, iso, utc_now
 from worker_integration.db_service import DBService
+from worker_integration.errors import WorkerError
 from worker_integration.executor import Executor
 from worker_integration.job_record import JobRecord, JobStatus, StepIdentity
 from worker_integration.models import ExecutionStep
@@ -31,10 +32,10 @@ from worker_integration.workflow import Workflow
 
 __all__ = ["IncompleteJobError", "JobCompletionService", "expected_steps", "missing_steps"]
 
-log = logging.getLogger("worker_integration")
+log = logging.getLogger(__name__)
 
 
-class IncompleteJobError(RuntimeError):
+class IncompleteJobError(WorkerError, RuntimeError):
     """A job cannot be finalised: records it must hold are not stored (`missing`), or
     nobody can tell which records it must hold (`missing` is empty then)."""
 

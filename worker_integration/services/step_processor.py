@@ -19,6 +19,7 @@ from typing import Any
 from s3store import NotFoundError
 from worker_integration.clock import Clock, iso, utc_now
 from worker_integration.db_service import DBService
+from worker_integration.errors import WorkerError
 from worker_integration.executor import Executor, StepRequest
 from worker_integration.models import ExecutionStep
 from worker_integration.services.execution_step_manager import (
@@ -31,10 +32,10 @@ from worker_integration.workflow import WORKFLOW_STEP_TYPES, Workflow
 __all__ = ["DependencyTimeoutError", "StepProcessor", "check_wait", "execute_step",
            "wait_for_records"]
 
-log = logging.getLogger("worker_integration")
+log = logging.getLogger(__name__)
 
 
-class DependencyTimeoutError(TimeoutError):
+class DependencyTimeoutError(WorkerError, TimeoutError):
     """The steps a step depends on were not all recorded within the wait allowed."""
 
     def __init__(self, missing: Collection[int], waited: float) -> None:

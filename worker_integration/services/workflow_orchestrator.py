@@ -40,7 +40,7 @@ from worker_integration.workflow import Workflow
 
 __all__ = ["JobRef", "WorkflowOrchestrator"]
 
-log = logging.getLogger("worker_integration")
+log = logging.getLogger(__name__)
 
 JobRef = tuple[str, str]
 """A job as `(customer_id, job_id)`."""
