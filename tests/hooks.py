@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import contextlib
 import io
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.exceptions import ReadTimeoutError
 
-__all__ = ["Raw", "act_before", "answer", "land_then_raise"]
+__all__ = ["HeldRound", "Raw", "act_before", "answer", "land_then_raise"]
+
+BOUND = 20.0  # seconds a held request waits for its release before its test fails
 
 
 class Raw(io.BytesIO):
@@ -114,3 +117,19 @@ class _Landed(Exception):
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class HeldRound:
+    """The client's next PutObject waits in its before-send hook until `release()`
+    (`started` is set once it waits): a round held on the wire while other callers queue."""
+
+    def __init__(self, client: Any) -> None:
+        self.started, self._released = threading.Event(), threading.Event()
+        act_before(client, "PutObject", self._hold)
+
+    def _hold(self, _: Any) -> None:
+        self.started.set()
+        assert self._released.wait(BOUND), "a held round was never released"
+
+    def release(self) -> None:
+        self._released.set()

@@ -19,7 +19,7 @@ import pytest
 from s3store import Document, JsonStore, RetryPolicy
 from s3store._commit import GroupCommit, Pending
 from s3store.testing import LocalS3
-from tests.hooks import act_before, land_then_raise
+from tests.hooks import HeldRound, act_before, land_then_raise
 
 KEY = "doc.json"
 NO_WAIT = RetryPolicy(sleep=lambda _: None)
@@ -34,21 +34,6 @@ def append(item: str) -> Callable[[list[str]], list[str]]:
 def s3() -> Iterator[LocalS3]:
     with LocalS3() as local:
         yield local
-
-
-class HeldRound:
-    """The next store write waits in its before-send hook until `release()`."""
-
-    def __init__(self, client: Any) -> None:
-        self.started, self._released = threading.Event(), threading.Event()
-        act_before(client, "PutObject", self._hold)
-
-    def _hold(self, _: Any) -> None:
-        self.started.set()
-        assert self._released.wait(BOUND)
-
-    def release(self) -> None:
-        self._released.set()
 
 
 def run(store: JsonStore, mutate: Callable[[Any], Any], outcomes: dict[str, Any],
