@@ -20,10 +20,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from benchmarks.docsize import measure_sizes
 from benchmarks.harness import Measurement, Workload, measure
 from benchmarks.plot import write_sweep_figure
 from benchmarks.report import (
     LEGEND,
+    docsize_table,
     results_json,
     scaling_table,
     scenario_table,
@@ -53,7 +55,7 @@ DEFAULT_OUTPUT = _PACKAGE / "results"
 DOCS_FIGURE = _PACKAGE.parent / "docs" / "bench-sweep.png"
 """The committed figure the README shows: written only with `--update-docs`."""
 JSON_NAME, FIGURE_NAME = "latest.json", "bench-sweep.png"
-PARTS = ("S1", "S2", "S3", "S4", "sweep")
+PARTS = ("S1", "S2", "S3", "S4", "sweep", "sizes")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -112,6 +114,11 @@ def _run(parts: set[str], results: Results, runner: _Runner) -> None:
                 for writers, workload in sweep_workloads(sizes)
             }
         print(sweep_table(results.sweep), end="\n\n", flush=True)
+    if "sizes" in parts:
+        results.docsize = measure_sizes(
+            runner.host, sizes.docsize_bytes, sizes.docsize_updates,
+            progress=lambda what: print(f"  sizes {what}", file=sys.stderr, flush=True))
+        print(docsize_table(results.docsize), end="\n\n", flush=True)
 
 
 def _shown(path: Path) -> str:

@@ -8,12 +8,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from benchmarks.docsize import DocSizeRow, size_label
 from benchmarks.harness import Measurement
 from benchmarks.scenarios import SCALING_OPTION, Results
 from benchmarks.targets import Target
 
-__all__ = ["LEGEND", "results_json", "scaling_table", "scenario_table", "sweep_table",
-           "targets_section", "write_json"]
+__all__ = ["LEGEND", "docsize_table", "results_json", "scaling_table", "scenario_table",
+           "sweep_table", "targets_section", "write_json"]
 
 _COLUMNS = (f"{'updates/s':>9} {'req/update':>10} {'lost':>5} {'failed':>6} "
             f"{'p50 ms':>7} {'p99 ms':>7} {'cpu ms':>7}")
@@ -85,6 +86,29 @@ def sweep_table(sweep: dict[str, dict[int, Measurement]]) -> str:
     return "\n".join(lines)
 
 
+def docsize_table(rows: list[DocSizeRow]) -> str:
+    """CPU per update of each method, per codec and document size, and the ratios; then
+    what botocore computed over each `PutObject` body (the same for all: a fair floor)."""
+    header = (f"{'codec':<8} {'size':>7} {'store':>8} {'store,read':>10} {'floor':>8} "
+              f"{'bare put':>8} {'store/floor':>11} {'read/floor':>10} {'store/bare':>10}")
+    lines = ["Document sizes: CPU ms per update of one document (this process; no latency "
+             "added), one writer", header, "-" * len(header)]
+    for row in rows:
+        cpu = row.cpu_ms
+        lines.append(
+            f"{row.codec:<8} {size_label(row.size):>7} {cpu['store']:>8.2f} "
+            f"{cpu['store-read']:>10.2f} {cpu['floor']:>8.2f} {cpu['bare']:>8.2f} "
+            f"{row.store_per_floor:>11.2f} {cpu['store-read'] / cpu['floor']:>10.2f} "
+            f"{cpu['store'] / cpu['bare']:>10.2f}")
+    work = {text for row in rows for text in row.put_work.values()}
+    if len(work) == 1:
+        lines.append(f"Every PutObject above: {work.pop()} (botocore's, the same for all)")
+    else:
+        lines += [f"  {row.codec} {size_label(row.size)} PutObject: {row.put_work}"
+                  for row in rows]
+    return "\n".join(lines)
+
+
 def targets_section(targets: list[Target]) -> str:
     """One line per target: verdict, name, numbers."""
     lines = ["Targets"]
@@ -108,6 +132,7 @@ def results_json(results: Results, targets: list[Target], meta: dict[str, Any]) 
         "s3_by_processes": {str(p): m.as_json() for p, m in sorted(results.scaling.items())},
         "sweep": {option: {str(w): m.as_json() for w, m in sorted(points.items())}
                   for option, points in results.sweep.items()},
+        "document_sizes": [row.as_json() for row in results.docsize],
         "targets": [{"name": t.name, "verdict": t.verdict, "detail": t.detail}
                     for t in targets],
     }

@@ -8,6 +8,8 @@
   thread runs its steps in order (no contention between keys); plus bare `put_object`.
 - Sweep: 1, 2, 4, 8, 16, 32 threads on one key, 5 updates each (the CAS loops manage
   about 15 a second at every count: 10 each would add a minute to the run).
+- Document sizes: CPU per update of one document of 10 KB, 100 KB, 1 MB and 5 MB, beside
+  the hand-written floor and a bare put, for each codec installed (`benchmarks.docsize`).
 
 `--quick` shrinks every scenario (same shapes, fewer updates) for development.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
+from benchmarks.docsize import DocSizeRow
 from benchmarks.harness import KEY_PREFIX, Measurement, Task, Workload
 from benchmarks.updaters import BARE_PUT, OPTIONS, Option, option_named
 
@@ -49,13 +52,16 @@ class Sizes:
     s4_threads: int = 16
     sweep_writers: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
     sweep_updates: int = 5
+    docsize_bytes: tuple[int, ...] = (10_000, 100_000, 1_000_000, 5_000_000)
+    docsize_updates: tuple[int, ...] = (100, 50, 25, 20)
+    """Updates of each method at each of `docsize_bytes`."""
 
 
 DEFAULT_SIZES: Final = Sizes()
 """The issue's sizes (the sweep's updates per writer are ours)."""
 
 QUICK_SIZES: Final = Sizes(s1_updates=20, s2_updates=3, s3_updates=2, s4_jobs=32, s4_steps=5,
-                           sweep_updates=3)
+                           sweep_updates=3, docsize_updates=(10, 5, 3, 2))
 """Same shapes, fewer updates: for development."""
 
 SWEEP_OPTIONS: Final[tuple[Option, ...]] = OPTIONS
@@ -137,6 +143,8 @@ class Results:
     """Option name -> writers -> measurement."""
     scaling: dict[int, Measurement] = field(default_factory=dict)
     """Processes -> measurement of `SCALING_OPTION` in S3's shape (S3 itself included)."""
+    docsize: list[DocSizeRow] = field(default_factory=list)
+    """The document-size scenario: a row per codec and size."""
 
     def get(self, scenario: str, option: str) -> Measurement | None:
         """The measurement of `option` in `scenario`, if it was run."""

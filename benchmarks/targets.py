@@ -9,6 +9,8 @@ word to interpret, the check says how it reads it:
   half of that with one.
 - "grows with writers" / "does not": throughput with the most writers is at least /
   under twice that with one writer.
+- "update() within 1.2x of the floor at every size": for each codec, the shipped store's
+  CPU per update over the hand-written read-modify-write's, at each document size.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from benchmarks.docsize import size_label
 from benchmarks.harness import Measurement
 from benchmarks.scenarios import Results
 
@@ -136,7 +139,23 @@ def _sweep(results: Results) -> list[Target]:
     return targets
 
 
-_CHECKS: tuple[Callable[[Results], list[Target]], ...] = (_s1, _s2, _s3, _s4, _sweep)
+def _docsize(results: Results) -> list[Target]:
+    codecs = list(dict.fromkeys(row.codec for row in results.docsize))
+    if not codecs:
+        return [Target("Sizes: s3store's CPU per update <= 1.2x the hand-written floor's",
+                       None, "document sizes not run")]
+    targets = []
+    for codec in codecs:
+        rows = [row for row in results.docsize if row.codec == codec]
+        detail = ", ".join(f"{size_label(row.size)} {row.store_per_floor:.2f}x" for row in rows)
+        targets.append(Target(
+            f"Sizes: s3store's CPU per update <= 1.2x the hand-written floor's ({codec})",
+            all(row.store_per_floor <= 1.2 for row in rows), detail))
+    return targets
+
+
+_CHECKS: tuple[Callable[[Results], list[Target]], ...] = (_s1, _s2, _s3, _s4, _sweep,
+                                                          _docsize)
 
 
 def check(results: Results) -> list[Target]:

@@ -181,7 +181,7 @@ class PlainCasLoop:
 
     GET the value and its ETag, append, `PutObject(IfMatch=etag)` (or
     `IfNoneMatch="*"` for a missing key); on 412/409 start over, with tenacity's
-    `wait_random_exponential`, up to 20 attempts within 60 s.
+    `wait_random_exponential`, with `RetryPolicy`'s defaults (20 attempts within 10 s).
     """
 
     def __init__(self, client: S3Client, bucket: str) -> None:

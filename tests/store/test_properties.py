@@ -12,10 +12,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from s3store import CorruptDocumentError, DocumentTooLargeError, InvalidKeyError, InvalidValueError
+from s3store import (
+    JSON_CODEC,
+    CorruptDocumentError,
+    DocumentTooLargeError,
+    InvalidKeyError,
+    InvalidValueError,
+    OrjsonCodec,
+)
 from s3store._codec import decode, encode
 from s3store._commit import GroupCommit, Pending
 from s3store._store import check_key
+from tests.store.codecs import CODEC_NAMES, FAST_CODEC_NAMES, make_codec
 from tests.store.sim.simulation import Scheduler, SimCondition
 
 LIMIT = 1 << 16
@@ -69,6 +77,67 @@ def test_arbitrary_values_encode_or_are_refused_typed(value: Any) -> None:
     assert refused is None or getattr(refused, "key", None) == "k"
     if data is not None:
         decode("k", data)  # what was accepted reads back
+
+
+def _has_a_long_integer(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_has_a_long_integer(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_a_long_integer(v) for v in value)
+    return isinstance(value, int) and not -(2**63) <= value < 2**64
+
+
+@pytest.mark.parametrize("name", CODEC_NAMES)
+@given(value=json_values)
+def test_every_codec_round_trips_every_json_value_to_the_same_bytes(name: str,
+                                                                    value: Any) -> None:
+    """Each codec writes what reads back equal and encodes again to the same bytes, and
+    reads what the default codec wrote; orjson refuses (typed) only integers beyond 64
+    bits."""
+    codec = make_codec(name)
+    try:
+        data = encode("k", value, max_bytes=LIMIT * 16, codec=codec)
+    except InvalidValueError:
+        assert isinstance(codec, OrjsonCodec) and _has_a_long_integer(value)
+        return
+    assert decode("k", data, codec=codec) == value
+    assert encode("k", decode("k", data, codec=codec), max_bytes=LIMIT * 16,
+                  codec=codec) == data
+    assert json.loads(data) == value
+    assert decode("k", JSON_CODEC.encode(value), codec=codec) == value
+
+
+@pytest.mark.parametrize("name", FAST_CODEC_NAMES)
+@given(value=anything)
+def test_a_fast_codec_accepts_no_value_the_default_refuses(name: str, value: Any) -> None:
+    """Never less strict: what a fast codec writes, the default writes too, to bytes that
+    read back to the same value."""
+    codec = make_codec(name)
+    try:
+        data = encode("k", value, max_bytes=LIMIT, codec=codec)
+    except (InvalidValueError, DocumentTooLargeError) as exc:
+        refused: Exception | None = exc
+    else:
+        refused = None
+        assert decode("k", data) == decode("k", encode("k", value, max_bytes=LIMIT * 16))
+    assert refused is None or getattr(refused, "key", None) == "k"
+
+
+@pytest.mark.parametrize("name", FAST_CODEC_NAMES)
+@given(data=st.binary(max_size=60) | st.text(max_size=40).map(lambda s: s.encode())
+       | json_values.map(JSON_CODEC.encode))
+def test_a_fast_codec_reads_no_bytes_the_default_refuses(name: str, data: bytes) -> None:
+    """Never less strict on reading either: bytes a fast codec reads, the default reads,
+    to the same value."""
+    codec = make_codec(name)
+    try:
+        value = decode("k", data, codec=codec)
+    except CorruptDocumentError as exc:
+        refused: CorruptDocumentError | None = exc
+    else:
+        refused = None
+        assert decode("k", data) == value
+    assert refused is None or refused.key == "k"
 
 
 @given(st.text(alphabet=st.characters(codec=None), max_size=300))
@@ -161,11 +230,11 @@ class PossiblyLeaving(SimCondition):
         self._rng = rng
         self._kinds = kinds
 
-    def wait(self) -> None:
+    def wait(self, timeout: float | None = None) -> None:
         name = self._scheduler.current() or ""
         if self._kinds[int(name[1:])] == "leaves" and self._rng.random() < 0.7:
             raise Leave
-        super().wait()
+        super().wait(timeout)
 
 
 @pytest.mark.parametrize("key", ["a\ud800b", "\udfff"])
