@@ -7,7 +7,9 @@ round after. Every caller returns when the round holding its mutation has settle
 it (with that round's document), or with its own error: a mutation that raises —
 `BaseException`s included — fails only its own caller, and the round goes on
 without it. (turbopuffer's "queue in a single JSON file on object storage": buffer
-while a CAS is in flight, then flush.)
+while a CAS is in flight, then flush.) A round's one write is sent with one set of write
+options: callers whose options differ never share a round; the oldest queued caller's
+options go next, with everyone queued with the same.
 
 A caller is never stuck behind another that went away:
 
@@ -26,15 +28,16 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from s3store._codec import decode
+from s3store._codec import JSON_CODEC, Codec, decode, encode
 from s3store._errors import NoneResultError, NotFoundError
 from s3store._forks import reset_after_fork
 
-__all__ = ["NO_DEFAULT", "GroupCommit", "Pending", "apply_mutations", "clone_error"]
+__all__ = ["NO_DEFAULT", "Applied", "GroupCommit", "Pending", "apply_mutations", "clone_error"]
 
 
 class _NoDefault:
@@ -43,6 +46,7 @@ class _NoDefault:
 
 
 NO_DEFAULT: Any = _NoDefault()
+_EXPIRED: Any = _NoDefault()  # a queued caller's deadline passed
 
 
 @dataclass(eq=False)
@@ -51,7 +55,9 @@ class Pending:
 
     `settled`: a round gave it its answer (`result` or `error`). `left`: its caller
     stopped waiting (rounds skip it from then on). `round`: the store's state of the
-    round it is being written in, carried over if that round changes hands.
+    round it is being written in, carried over if that round changes hands. `options`:
+    what its write is sent with (compared with `==`): only callers whose options are
+    equal share a round.
     """
 
     mutate: Callable[[Any], Any]
@@ -64,6 +70,11 @@ class Pending:
     left: bool = False
     round: Any = None
     owner: int = field(default_factory=threading.get_ident)  # the caller's thread
+    options: Any = None
+    codec: Codec[Any] = JSON_CODEC  # how its mutation's value is decoded and encoded
+    retry: Any = None  # the caller's RetryPolicy (None: the store's)
+    ends_at: float | None = None  # when (time.monotonic()) the caller stops retrying
+    figures: Any = None  # its figures, when it was answered before its round ended
 
     def outcome(self) -> Any:
         """The round's result for this caller, or its error raised."""
@@ -79,47 +90,69 @@ def clone_error(error: BaseException) -> BaseException:
     except Exception:  # an exception type that cannot be copied: share it
         return error
     clone.__cause__ = error.__cause__
+    current = getattr(error, "current", None)
+    if current is not None:  # the document a failed round read: each caller its own
+        clone.current = copy.deepcopy(current)  # type: ignore[attr-defined]
     return clone
 
 
-def apply_mutations(
-    key: str, body: bytes | None, batch: list[Pending], *, encode: Callable[[Any], bytes],
-    etag: str | None = None,
-) -> bytes | None:
-    """Apply each pending mutation in order, starting from the stored `body` (None: no
-    object). Each gets a private copy of the value so far; one that raises anything
-    (or returns None without `allow_none`, or whose result cannot be stored) gets that
-    error and leaves the value as it was — but a `KeyboardInterrupt` while another
-    caller's mutation runs is the leading thread's own, and goes on in it (its round is
-    handed over). A missing document starts from the caller's `default` (`NotFoundError`
-    without one).
+@dataclass(frozen=True)
+class Applied:
+    """What a round's mutations made of the stored bytes: `body`, the bytes after the last
+    mutation that succeeded (the stored bytes if none did; None: no object and nothing
+    to create), and that mutation's own result (`value`) and caller (`by`; None if none
+    succeeded). `value` is that caller's alone: nothing else was given it."""
 
-    Returns the bytes after the last successful mutation (`body` if none succeeded).
+    body: bytes | None
+    value: Any = None
+    by: Pending | None = None
+
+    @property
+    def codec(self) -> Codec[Any]:
+        """The codec that wrote `body` (the default's if no mutation did)."""
+        return self.by.codec if self.by is not None else JSON_CODEC
+
+
+def apply_mutations(
+    key: str, body: bytes | None, batch: list[Pending], *, max_bytes: int,
+    etag: str | None = None,
+) -> Applied:
+    """Apply each pending mutation in order, starting from the stored `body` (None: no
+    object), each decoded and encoded with its caller's codec (documents over
+    `max_bytes` refused). Each gets a private copy of the value so far; one that raises
+    anything (or returns None without `allow_none`, or whose result cannot be stored)
+    gets that error and leaves the value as it was — but a `KeyboardInterrupt` while
+    another caller's mutation runs is the leading thread's own, and goes on in it (its
+    round is handed over). A missing document starts from the caller's `default`
+    (`NotFoundError` without one).
     """
-    current = body
+    current, value, by = body, None, None
     for pending in batch:
         pending.error = None
+        codec = pending.codec
         try:
             if current is None:
                 if pending.default is NO_DEFAULT:
                     raise NotFoundError("no document to update and no default given", key=key)
-                start = decode(key, encode(pending.default))
+                start = decode(key, encode(key, pending.default, max_bytes=max_bytes,
+                                           codec=codec), codec=codec)
             else:
-                start = decode(key, current, etag=etag)
+                start = decode(key, current, etag=etag, codec=codec)
             result = pending.mutate(start)
             if result is None and not pending.allow_none:
                 raise NoneResultError(
                     "the mutation returned None (did it change the value in place and not "
                     "return it?); nothing was written: return the new value, or pass "
                     "allow_none=True to store null", key=key)
-            current = encode(result)
+            current = encode(key, result, max_bytes=max_bytes, codec=codec)
+            value, by = result, pending
         except BaseException as exc:  # any failure of a mutation is its caller's alone...
             if isinstance(exc, KeyboardInterrupt) and pending.owner != threading.get_ident():
                 # ...but Ctrl-C arrives in the main thread, whatever it runs: it is meant
                 # for the caller leading this round, not for the one whose mutation ran.
                 raise
             pending.error = exc
-    return current
+    return Applied(current, value, by)
 
 
 @dataclass(eq=False)
@@ -150,13 +183,15 @@ class GroupCommit:
             queue = self._queues.get(key)
             return 0 if queue is None else len(queue.waiting) + len(queue.carried)
 
-    def submit(self, key: str, pending: Pending,
-               flush: Callable[[list[Pending]], None]) -> None:
+    def submit(self, key: str, pending: Pending, flush: Callable[[list[Pending]], None], *,
+               expired: Callable[[Pending], BaseException] | None = None) -> None:
         """Queue `pending` and return once a round has settled it.
 
         `flush(batch)` writes one round: it must settle every `Pending` of the batch that
         has not left. If it raises (a `BaseException` in the leader's thread), the round's
-        other callers carry it on, and the exception goes on in this thread.
+        other callers carry it on, and the exception goes on in this thread. A caller whose
+        `ends_at` passes while it is only queued (in no round yet: nothing of it was sent)
+        leaves the queue with `expired(pending)` as its error.
         """
         with self._lock:
             queue = self._queues.get(key)
@@ -168,6 +203,12 @@ class GroupCommit:
             except BaseException:
                 self._leave(key, queue, pending)
                 raise
+            if batch is _EXPIRED:
+                pending.error = (expired(pending) if expired is not None
+                                 else TimeoutError(f"the deadline passed while queued on {key!r}"))
+                pending.settled = True
+                self._leave(key, queue, pending)
+                return
             if batch is None:
                 return
             queue.busy = True
@@ -187,19 +228,36 @@ class GroupCommit:
                     other.settled = True
             self._idle(key, queue)
 
+    def wake(self, key: str) -> None:
+        """Wake `key`'s waiting callers: some were answered while a round goes on."""
+        with self._lock:
+            queue = self._queues.get(key)
+            if queue is not None:
+                queue.cond.notify_all()
+
     @staticmethod
-    def _wait_to_lead(queue: _Queue, pending: Pending) -> list[Pending] | None:
-        """Wait (lock held) until `pending` is settled (None) or leads a batch (returned)."""
+    def _wait_to_lead(queue: _Queue, pending: Pending) -> list[Pending] | Any:
+        """Wait (lock held) until `pending` is settled (None), leads a batch (returned), or
+        reaches its `ends_at` while only queued (`_EXPIRED`)."""
         while not pending.settled:
             if not queue.busy:
                 if queue.carried:
                     if pending in queue.carried:  # a handed-over round: one of its own goes on
                         batch, queue.carried = queue.carried, []
                         return batch
-                elif pending in queue.waiting:
-                    batch, queue.waiting = queue.waiting, []
+                elif pending in queue.waiting and pending.options == queue.waiting[0].options:
+                    # The oldest caller's options go next (none waits for ever), with every
+                    # caller queued with equal options; the others wait for a round of theirs.
+                    batch = [p for p in queue.waiting if p.options == pending.options]
+                    queue.waiting = [p for p in queue.waiting if p.options != pending.options]
                     return batch
-            queue.cond.wait()
+            if pending.ends_at is not None and pending in queue.waiting:
+                left = pending.ends_at - time.monotonic()
+                if left <= 0:
+                    return _EXPIRED
+                queue.cond.wait(left)
+            else:  # in a round: its leader answers it, or wakes it (`wake`)
+                queue.cond.wait()
         return None
 
     def _leave(self, key: str, queue: _Queue, pending: Pending) -> None:

@@ -37,16 +37,19 @@ Writes (`put`, conditional `delete`) differ in two ways:
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import http.client
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
+import botocore.session
 import urllib3.exceptions
+from botocore.compat import HAS_CRT
 from botocore.config import Config
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
@@ -59,6 +62,7 @@ from s3store._errors import (
     S3StoreError,
     StorageError,
 )
+from s3store._figures import count_request
 from s3store._sent import request_may_have_been_sent
 
 if TYPE_CHECKING:
@@ -75,6 +79,7 @@ __all__ = [
     "ObjectVersion",
     "PutResult",
     "StoredObject",
+    "checksum_algorithms",
     "client_config",
     "translate_client_error",
 ]
@@ -103,6 +108,8 @@ _UNVERSIONED = "null"  # S3's version id of an object written while versioning w
 _TRANSPORT_ERRORS = (HTTPClientError, BotoConnectionError, urllib3.exceptions.HTTPError, OSError,
                      http.client.HTTPException, concurrent.futures.CancelledError)
 """What the network did (transient), unlike a refused signature or parameter."""
+
+_T = TypeVar("_T")
 
 _HANDLER_ID = "s3store._store-writes-answer-to-the-store"
 _store_write_in_flight: ContextVar[bool] = ContextVar("s3store_write_in_flight", default=False)
@@ -145,22 +152,44 @@ def _take_store_write_answer(
             raise _FirstAnswer(parsed, None)
 
 
-@contextmanager
-def _store_write() -> Iterator[None]:
-    token = _store_write_in_flight.set(True)
-    try:
-        yield
-    except _FirstAnswer as answer:
-        if answer.caught is not None:
-            raise answer.caught from None
-        raise ClientError(answer.parsed or {}, "store write") from None  # type: ignore[arg-type]
-    finally:
-        _store_write_in_flight.reset(token)
+def _store_write(send: Callable[..., _T]) -> Callable[..., _T]:
+    """`send` (a client method) as a store write: a first answer taken from botocore's
+    retry handlers is raised as botocore would have raised it — after the `except` that
+    caught the `_FirstAnswer`, not in it, so that the internal `_FirstAnswer` is in no
+    error's `__context__`."""
+
+    def sent(**params: Any) -> _T:
+        token = _store_write_in_flight.set(True)
+        try:
+            return send(**params)
+        except _FirstAnswer as answer:
+            first = answer
+        finally:
+            _store_write_in_flight.reset(token)
+        if first.caught is not None:
+            raise first.caught
+        raise ClientError(first.parsed or {}, "store write")  # type: ignore[arg-type]
+
+    return sent
 
 
 def client_config(**options: Any) -> Config:
     """A botocore client `Config` (built here: this is the one module importing botocore)."""
     return Config(**options)
+
+
+_CRT_CHECKSUMS: Final = frozenset({"CRC32C", "CRC64NVME", "XXHASH64", "XXHASH3", "XXHASH128"})
+
+
+@functools.cache
+def checksum_algorithms() -> frozenset[str]:
+    """The `PutObject` `ChecksumAlgorithm`s this botocore computes: its S3 model's names
+    (1.35 has no CRC64NVME), less those that need awscrt when it is not installed."""
+    model = botocore.session.get_session().get_service_model("s3")
+    shape = model.operation_model("PutObject").input_shape
+    member = shape.members.get("ChecksumAlgorithm") if shape is not None else None
+    names = frozenset(getattr(member, "enum", None) or ())
+    return names if HAS_CRT else names - _CRT_CHECKSUMS
 
 
 @dataclass(frozen=True)
@@ -297,17 +326,22 @@ def _translated(
 class ObjectClient:
     """A bucket seen through a boto3 S3 client: reads, conditional writes, conditional deletes.
 
-    It registers one `needs-retry` handler on the client (once per client, however many
-    stores share it), which only acts on the store's own writes. `expected_bucket_owner`,
+    It registers one `needs-retry` handler and one `before-send` counter on the client
+    (once per client, however many stores share it); both act only on the store's own
+    requests, never on the caller's. `expected_bucket_owner`,
     when set, is sent as `ExpectedBucketOwner` on every request, so that a bucket that
-    changed hands is refused (403) instead of written to.
+    changed hands is refused (403) instead of written to. `put_arguments` are the
+    `PutObject` parameters of a `put` that names none (the store's write options: the
+    probe's writes must pass the bucket's policy too).
     """
 
     def __init__(
-        self, client: S3Client, bucket: str, *, expected_bucket_owner: str | None = None
+        self, client: S3Client, bucket: str, *, expected_bucket_owner: str | None = None,
+        put_arguments: Mapping[str, Any] | None = None,
     ) -> None:
         self.client = client
         self.bucket = bucket
+        self.put_arguments: Mapping[str, Any] = dict(put_arguments or {})
         self._owner: dict[str, Any] = (
             {"ExpectedBucketOwner": expected_bucket_owner} if expected_bucket_owner else {}
         )
@@ -316,6 +350,12 @@ class ObjectClient:
             client.meta.events.register_first(
                 f"needs-retry.s3.{operation}", handler, unique_id=_HANDLER_ID + operation
             )
+        # Each request botocore is about to send (one a stub or another handler answers
+        # instead included; one whose handler raises not), only while a store call runs in
+        # the thread (`s3store._figures`).
+        counter: Any = count_request
+        client.meta.events.register_last("before-send.s3", counter,
+                                         unique_id=_HANDLER_ID + "count")
 
     def get(self, key: str, *, max_bytes: int) -> StoredObject:
         """Read an object. Raises `NotFoundError`, `DocumentTooLargeError`, `StorageError`."""
@@ -458,13 +498,19 @@ class ObjectClient:
         write_id: str,
         if_match: str | None = None,
         if_none_match: bool = False,
+        arguments: Mapping[str, Any] | None = None,
     ) -> PutResult:
         """Write an object stamped with `write_id`, conditionally.
 
         `if_match`: only replace the object with this ETag (`ConflictError` otherwise,
         also when it is gone). `if_none_match`: only create (`AlreadyExistsError`).
+        `arguments`: more `PutObject` parameters (`s3store._options.put_arguments`; None:
+        `self.put_arguments`); their `Metadata` is sent beside the write id.
         Sent once (botocore does not retry it); a lost answer is the private `AnswerLost`.
         """
+        extra = dict(self.put_arguments if arguments is None else arguments)
+        metadata = {**extra.pop("Metadata", {}), WRITE_ID_METADATA: write_id}
+        extra.setdefault("ContentType", "application/json")
         condition: dict[str, Any] = {}
         if if_match is not None:
             condition["IfMatch"] = if_match
@@ -473,13 +519,13 @@ class ObjectClient:
         header = ("If-None-Match on PutObject" if if_none_match
                   else "If-Match on PutObject" if if_match else None)
         with _translated(key, etag=if_match, if_none_match=if_none_match, write=True,
-                         header=header), _store_write():
-            response = self.client.put_object(
+                         header=header):
+            response = _store_write(self.client.put_object)(
                 Bucket=self.bucket,
                 Key=key,
                 Body=body,
-                ContentType="application/json",
-                Metadata={WRITE_ID_METADATA: write_id},
+                Metadata=metadata,
+                **extra,
                 **condition,
                 **self._owner,
             )
@@ -497,8 +543,8 @@ class ObjectClient:
                 self.client.delete_object(Bucket=self.bucket, Key=key, **self._owner)
         else:
             with _translated(key, etag=if_match, write=True,
-                             header="If-Match on DeleteObject"), _store_write():
-                self.client.delete_object(
+                             header="If-Match on DeleteObject"):
+                _store_write(self.client.delete_object)(
                     Bucket=self.bucket, Key=key, IfMatch=if_match, **self._owner
                 )
         log.debug("DELETE %s if_match=%s", key, if_match)

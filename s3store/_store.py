@@ -10,20 +10,30 @@ silently lost: either it lands on top of that writer's data or it is retried.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, overload
 
 import tenacity
 
 from s3store._cache import Cached, DocumentCache, FirstTouch
-from s3store._codec import decode, encode
-from s3store._commit import NO_DEFAULT, GroupCommit, Pending, apply_mutations, clone_error
+from s3store._codec import JSON_CODEC, Codec, decode, encode
+from s3store._commit import (
+    NO_DEFAULT,
+    Applied,
+    GroupCommit,
+    Pending,
+    apply_mutations,
+    clone_error,
+)
 from s3store._errors import (
     ConditionalWritesUnsupportedError,
     ConflictError,
+    CorruptDocumentError,
     DocumentTooLargeError,
     InvalidKeyError,
     InvalidValueError,
@@ -33,28 +43,40 @@ from s3store._errors import (
     S3StoreError,
     StorageError,
 )
+from s3store._figures import (
+    CallFigures,
+    OnCall,
+    Recorder,
+    StoreCounters,
+    Totals,
+    note,
+    recording,
+)
 from s3store._objects import (
     RACING_CONDITIONAL_WRITES,
     ObjectClient,
     ObjectVersion,
     StoredObject,
 )
+from s3store._options import WriteOptions, put_arguments
 from s3store._probe import PUT_CHECKS, ProbeReport, Verdict, probe, run_checks
 from s3store._resolve import Base, Landed, Outcome, Resolution
-from s3store._retry import RetryPolicy
+from s3store._retry import RetryPolicy, log_retry
 from s3store._writer import Again, ConditionalWriter, LostWrites
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["DEFAULT_CACHE_SIZE", "DEFAULT_MAX_DOCUMENT_BYTES", "Document", "JsonStore"]
+__all__ = ["DEFAULT_CACHE_SIZE", "DEFAULT_MAX_DOCUMENT_BYTES", "MAX_KEY_BYTES", "Document",
+           "JsonStore"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_DOCUMENT_BYTES: Final = 8 * 1024 * 1024
 """Documents over 8 MiB are refused, when read and when written."""
 
-_MAX_KEY_BYTES: Final = 1024  # S3's own limit on a key
+MAX_KEY_BYTES: Final = 1024
+"""Keys over 1024 UTF-8 bytes (S3's own limit) are refused before any request."""
 
 
 DEFAULT_CACHE_SIZE: Final = 1024
@@ -70,12 +92,43 @@ _NOTHING: Any = _Nothing()
 _WRONG_GUESS: Final = _Nothing()
 
 
+class _Handover:
+    """The value a round's last successful mutation returned, for that mutation's caller
+    alone (nobody else was given it), taken at most once. Once taken nothing here holds it:
+    a round's bookkeeping is a reference cycle (callers and attempts refer to each other),
+    which would otherwise keep a large document's objects alive until a garbage collection."""
+
+    __slots__ = ("_value", "by")
+
+    def __init__(self, applied: Applied) -> None:
+        self.by = applied.by
+        self._value = [applied.value] if applied.by is not None else []
+
+    def take(self, pending: Pending) -> Any:
+        """The value, if `pending` is its caller and it is still here; else `_NOTHING`."""
+        return self._value.pop() if pending is self.by and self._value else _NOTHING
+
+
+_NO_HANDOVER: Final = _Handover(Applied(None))
+
+
 @dataclass(frozen=True)
 class _Attempt:
-    """What one write of a round held: its bytes, and each caller's mutation error."""
+    """What one write of a round held: its bytes, each caller's mutation error, and the
+    value of its last successful mutation, for that caller."""
 
     body: bytes
     errors: dict[Pending, BaseException | None]
+    handover: _Handover = _NO_HANDOVER
+
+
+@dataclass(frozen=True)
+class _Left(StoredObject):
+    """The document a round left, with the value its last successful mutation returned:
+    that caller is answered with the value itself, the others with copies decoded from
+    `body`."""
+
+    handover: _Handover = _NO_HANDOVER
 
 
 @dataclass
@@ -86,15 +139,47 @@ class _Round:
     fresh: bool = False  # read S3 rather than trust the cache
     resume: Any = _NOTHING  # a document a resolution proved current: start from it
     started: float = field(default_factory=time.monotonic)
+    recorder: Recorder = field(default_factory=lambda: Recorder(Totals()))
+    callers: int = 0  # the most callers any attempt held
+    options: WriteOptions | None = None  # what every write of the round is sent with
+    read: Any = _NOTHING  # what the round last read from S3 (None: no object), to report
+    attempts: int = 0  # across its leaders: a handed-over round goes on counting
+
+
+V = TypeVar("V")
+W = TypeVar("W")  # an update's result, which may differ from what it was given
+V_co = TypeVar("V_co", covariant=True)
 
 
 @dataclass(frozen=True)
-class Document:
-    """A JSON value as stored at `key`, and the ETag it was read or written under."""
+class Document(Generic[V_co]):
+    """A JSON value as stored at `key`, and the ETag it was read or written under.
+
+    Generic in the value's type: `update()`, `create()` and `replace()` give the type their
+    mutation or value has (`Document[list[Step]]` from a `list[Step] -> list[Step]`
+    mutation), `get()` gives `Document[Any]` (nothing checks what S3 holds but the codec).
+    """
 
     key: str
-    value: Any
+    value: V_co
     etag: str
+    figures: CallFigures | None = field(default=None, compare=False, repr=False)
+    """What the call that gave this document took (`s3store._figures`)."""
+
+
+@dataclass(eq=False)
+class _Call:
+    """One call of the store while it runs: its figures, as they are recorded."""
+
+    operation: str
+    key: str
+    recorder: Recorder
+    started: float  # time.monotonic()
+    callers: int = 1
+    figures: CallFigures | None = None
+
+    def answer(self, document: Document[V]) -> Document[V]:
+        return replace(document, figures=self.figures)
 
 
 def check_key(key: str) -> None:
@@ -104,15 +189,19 @@ def check_key(key: str) -> None:
     valid Unicode (a lone surrogate), control characters, a leading `/`, or `.` / `..` /
     empty path segments.
     """
-    if not isinstance(key, str) or not key:
-        raise InvalidKeyError("key must be a non-empty string", key=repr(key))
+    # The error's `key` is the key as given (its text shows it escaped and cut short).
+    if not isinstance(key, str):
+        raise InvalidKeyError("key must be a string", key=key)
+    if not key:
+        raise InvalidKeyError("key must not be empty", key=key)
     try:
         encoded = key.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate: no request could carry it
         raise InvalidKeyError("key is not valid Unicode (it holds a lone surrogate)",
-                              key=key.encode("utf-8", "backslashreplace").decode()) from None
-    if len(encoded) > _MAX_KEY_BYTES:
-        raise InvalidKeyError(f"key is over {_MAX_KEY_BYTES} bytes", key=key[:64] + "...")
+                              key=key) from None
+    if len(encoded) > MAX_KEY_BYTES:
+        raise InvalidKeyError(f"key is {len(encoded)} UTF-8 bytes, over the limit of "
+                              f"{MAX_KEY_BYTES}", key=key)
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in key):
         raise InvalidKeyError("key contains control characters", key=key)
     if any(segment in ("", ".", "..") for segment in key.split("/")):
@@ -134,6 +223,29 @@ class JsonStore:
     on) makes concurrent `update()`s of one key through this store share rounds of
     one write each (see `s3store._commit`). `resolve_lost_responses=False` is for
     negative controls only (see `s3store._writer.ConditionalWriter`).
+
+    `write_options` (`WriteOptions`: encryption, tags, metadata...; default none) go
+    with every write of the store, its probe's too; `create`, `replace` and `update`
+    take more per call (`options=`), merged over these (`WriteOptions.merged`).
+
+    `codec` (a `Codec`; default `JSON_CODEC`, the standard library's strict JSON) turns
+    values into the stored bytes and back, everywhere in the store: `OrjsonCodec` and
+    `MsgspecCodec` are faster and as strict; a codec of your own can read and write model
+    objects (`s3store._codec`). Every call takes its own `codec=` too, whose type its
+    document then has: `get(key, codec=STEPS)` is a `Document[list[Step]]` when `STEPS` is
+    a `Codec[list[Step]]`.
+
+    Every write call takes `retry=` (a `RetryPolicy` for this call instead of the store's)
+    and `deadline=` (seconds from the call's start, e.g. a Lambda invocation's remaining
+    time; the earlier of it and the policy's `deadline` wins). Every call's figures
+    (`CallFigures`: requests, attempts, conflicts, lost answers...) are on the `Document`
+    it returns or the `S3StoreError` it raises, are added to `counters()`, and are given to
+    `on_call(figures)` when set (a hook that raises is logged, never the call's error).
+
+    The store registers two event handlers on `client` (once per client): a `needs-retry`
+    handler that keeps botocore from retrying the store's own writes, and a `before-send`
+    counter of the store's requests. Both act only while a store call runs in the thread:
+    the caller's own requests on the client are neither retried differently nor counted.
     """
 
     def __init__(
@@ -147,32 +259,57 @@ class JsonStore:
         cache_size: int = DEFAULT_CACHE_SIZE,
         group_commit: bool = True,
         resolve_lost_responses: bool = True,
+        write_options: WriteOptions | None = None,
+        on_call: OnCall | None = None,
+        codec: Codec[Any] = JSON_CODEC,
     ) -> None:
+        _check_codec(codec)
+        self.codec = codec
         self.bucket = bucket
         self.retry = retry if retry is not None else RetryPolicy()
         self.max_document_bytes = max_document_bytes
-        self._objects = ObjectClient(client, bucket, expected_bucket_owner=expected_bucket_owner)
+        self.write_options = _checked_options(write_options) or WriteOptions()
+        self._objects = ObjectClient(client, bucket, expected_bucket_owner=expected_bucket_owner,
+                                     put_arguments=put_arguments(self.write_options))
         self._writer = ConditionalWriter(
             self._objects, resolve_lost_responses=resolve_lost_responses
         )
         self._cache = DocumentCache(cache_size)
         self._first_touch = FirstTouch() if cache_size > 0 else None
         self._group = GroupCommit() if group_commit else None
+        self._totals = Totals()
+        self._on_call = on_call
 
-    def get(self, key: str) -> Document:
-        """The document at `key`, read now.
+    def counters(self) -> StoreCounters:
+        """What this store's calls have sent, seen and written so far (`StoreCounters`)."""
+        return self._totals.snapshot()
+
+    @overload
+    def get(self, key: str) -> Document[Any]: ...
+    @overload
+    def get(self, key: str, *, codec: Codec[V]) -> Document[V]: ...
+
+    def get(self, key: str, *, codec: Codec[Any] | None = None) -> Document[Any]:
+        """The document at `key`, read now; decoded by `codec` (default: the store's), whose
+        type the document then has (`get(key, codec=STEPS) -> Document[list[Step]]`).
 
         Raises `NotFoundError`, `CorruptDocumentError`, `DocumentTooLargeError`,
         `InvalidKeyError`, `StorageError`.
         """
-        check_key(key)
-        stored = self._objects.get(key, max_bytes=self.max_document_bytes)
-        document = Document(key, decode(key, stored.body, etag=stored.etag), stored.etag)
-        self._cache.read(key, _cached(stored))
-        return document
+        with self._call("get", key) as call:
+            check_key(key)
+            codec = self._codec_for(codec)
+            stored = self._objects.get(key, max_bytes=self.max_document_bytes)
+            document = Document(key, decode(key, stored.body, etag=stored.etag,
+                                            codec=codec), stored.etag)
+            self._cache.read(key, _cached(stored))
+        return call.answer(document)
 
-    def create(self, key: str, value: Any) -> Document:
-        """Store `value` at `key` only if the key is free (`If-None-Match: *`).
+    def create(self, key: str, value: V, *, options: WriteOptions | None = None,
+               retry: RetryPolicy | None = None, deadline: float | None = None,
+               codec: Codec[V] | None = None) -> Document[V]:
+        """Store `value` at `key` only if the key is free (`If-None-Match: *`), sent with
+        the store's write options and `options` over them.
 
         Raises `AlreadyExistsError`, `OutcomeUnknownError` (the answer was lost and
         nobody can tell whether it landed: on a bucket without versioning, a create
@@ -180,15 +317,23 @@ class JsonStore:
         writer may have deleted it since), `InvalidValueError`,
         `DocumentTooLargeError`, `InvalidKeyError`, `StorageError`.
         """
-        check_key(key)
-        body = self._encode(key, value)
-        self._cache.discard(key)
-        landed = self._writer.write(key, body, base=Base(None), retry=self.retry)
-        self._cache.wrote(key, Cached(body, landed.etag, landed.write_id, landed.version_id))
-        return Document(key, value, landed.etag)
+        with self._call("create", key) as call:
+            check_key(key)
+            body = self._encode(key, value, self._codec_for(codec))
+            arguments = self._put_arguments(options)
+            self._cache.discard(key)
+            policy, ends_at = self._limits(call, retry, deadline)
+            landed = self._writer.write(key, body, base=Base(None), retry=policy,
+                                        arguments=arguments, ends_at=ends_at)
+            call.recorder.landed()
+            self._cache.wrote(key, Cached(body, landed.etag, landed.write_id, landed.version_id))
+        return call.answer(Document(key, value, landed.etag))
 
-    def replace(self, key: str, value: Any, *, etag: str) -> Document:
-        """Store `value` at `key` only if the object there still has `etag` (`If-Match`).
+    def replace(self, key: str, value: V, *, etag: str, options: WriteOptions | None = None,
+                retry: RetryPolicy | None = None, deadline: float | None = None,
+                codec: Codec[V] | None = None) -> Document[V]:
+        """Store `value` at `key` only if the object there still has `etag` (`If-Match`),
+        sent with the store's write options and `options` over them.
 
         Raises `ConflictError` (the object changed or was deleted), `OutcomeUnknownError`
         (the answer was lost and nobody can tell whether it landed: without versions,
@@ -196,18 +341,25 @@ class JsonStore:
         write made it), `InvalidValueError`, `DocumentTooLargeError`, `InvalidKeyError`,
         `StorageError`.
         """
-        check_key(key)
-        body = self._encode(key, value)
-        base = self._base_for(key, etag)
-        self._cache.discard(key)
-        landed = self._writer.write(key, body, base=base, retry=self.retry)
-        self._cache.wrote(key, Cached(body, landed.etag, landed.write_id, landed.version_id))
-        return Document(key, value, landed.etag)
+        with self._call("replace", key) as call:
+            check_key(key)
+            body = self._encode(key, value, self._codec_for(codec))
+            base = self._base_for(key, etag)
+            arguments = self._put_arguments(options)
+            self._cache.discard(key)
+            policy, ends_at = self._limits(call, retry, deadline)
+            landed = self._writer.write(key, body, base=base, retry=policy, arguments=arguments,
+                                        ends_at=ends_at)
+            call.recorder.landed()
+            self._cache.wrote(key, Cached(body, landed.etag, landed.write_id, landed.version_id))
+        return call.answer(Document(key, value, landed.etag))
 
     def update(
-        self, key: str, mutate: Callable[[Any], Any], *, default: Any = NO_DEFAULT,
-        idempotent: bool = False, allow_none: bool = False,
-    ) -> Document:
+        self, key: str, mutate: Callable[[V], W], *, default: V = NO_DEFAULT,
+        idempotent: bool = False, allow_none: bool = False, options: WriteOptions | None = None,
+        retry: RetryPolicy | None = None, deadline: float | None = None,
+        codec: Codec[V] | None = None,
+    ) -> Document[W]:
         """Apply `mutate` to the document at `key` and store the result, without losing
         any concurrent write.
 
@@ -222,7 +374,11 @@ class JsonStore:
 
         Concurrent calls for one key through this store may share a round: their
         mutations are applied in turn, written once, and each caller gets that
-        round's document (which holds its own mutation, and possibly others').
+        round's document (which holds its own mutation, and possibly others'): the
+        caller whose mutation succeeded last gets the very value it returned, each other
+        one a copy decoded from the written bytes (with its codec). Its writes are sent
+        with the store's write options and `options` over them; calls whose options
+        differ never share a round.
 
         Exactly once: when a write's answer is lost, the store looks for proof of what
         became of it (`s3store._resolve`): it landed (success), it did not (re-read and
@@ -237,16 +393,30 @@ class JsonStore:
         `CorruptDocumentError`, `InvalidValueError`, `DocumentTooLargeError`,
         `InvalidKeyError`, `StorageError`.
         """
-        check_key(key)
-        pending = Pending(mutate, default, idempotent, allow_none)
-        if self._group is None:
-            self._commit(key, [pending])
-        else:
-            self._group.submit(key, pending, lambda batch: self._commit(key, batch))
-        document: Document = pending.outcome()
-        return document
+        with self._call("update", key) as call:
+            check_key(key)
+            policy, ends_at = self._limits(call, retry, deadline)
+            pending = Pending(mutate, default, idempotent, allow_none,
+                              options=self.write_options.merged(_checked_options(options)),
+                              codec=self._codec_for(codec), retry=policy, ends_at=ends_at)
+            try:
+                if self._group is None:
+                    self._commit(key, [pending])
+                else:
+                    self._group.submit(key, pending, lambda batch: self._commit(key, batch),
+                                       expired=lambda p: self._expired(key, p))
+            except _HandOver:  # this caller's deadline came first: the others carry the round
+                pass
+            finally:
+                if isinstance(pending.round, _Round):  # the round's figures are the caller's
+                    call.recorder = pending.figures or pending.round.recorder.snapshot(
+                        wrote=pending.error is None)
+                    call.callers = pending.round.callers
+            document: Document[W] = pending.outcome()
+        return call.answer(document)
 
-    def delete(self, key: str, *, etag: str | None = None) -> None:
+    def delete(self, key: str, *, etag: str | None = None, retry: RetryPolicy | None = None,
+               deadline: float | None = None) -> None:
         """Delete the object at `key`; with `etag`, only if it is still that version.
 
         Without `etag`, deleting a missing key is not an error (as in S3). With it,
@@ -255,14 +425,17 @@ class JsonStore:
         Raises `InvalidKeyError`, `StorageError` (a 501 from a server that does not
         implement conditional deletes is one, naming the header).
         """
-        check_key(key)
-        if etag is None:
-            self._cache.discard(key)
-            self._objects.delete(key)
-        else:
-            base = self._base_for(key, etag)
-            self._cache.discard(key)
-            self._writer.delete(key, base=base, retry=self.retry)
+        with self._call("delete", key) as call:
+            check_key(key)
+            policy, ends_at = self._limits(call, retry, deadline)
+            if etag is None:
+                self._cache.discard(key)
+                self._objects.delete(key)
+            else:
+                base = self._base_for(key, etag)
+                self._cache.discard(key)
+                self._writer.delete(key, base=base, retry=policy, ends_at=ends_at)
+            call.recorder.landed()
 
     def keys(self, prefix: str = "", *, page_size: int = 1000) -> Iterator[str]:
         """Every key under `prefix`, in key order (`ListObjectsV2`, `page_size` keys a
@@ -332,17 +505,88 @@ class JsonStore:
 
     # -- internals -------------------------------------------------------------
 
-    def _encode(self, key: str, value: Any) -> bytes:
-        return encode(key, value, max_bytes=self.max_document_bytes)
+    @contextmanager
+    def _call(self, operation: str, key: str) -> Iterator[_Call]:
+        """Record one call's figures; give them to its document or error, the store's
+        totals and the `on_call` hook."""
+        call = _Call(operation, key, Recorder(self._totals), time.monotonic())
+        try:
+            with recording(call.recorder):
+                yield call
+        except BaseException as exc:
+            self._finish(call, exc)  # outside the recording: the hook's requests are its own
+            raise
+        self._finish(call, None)
 
-    def _reencoded(self, key: str, body: bytes, etag: str | None) -> bytes | None:
-        """The stored document as this store would write it; None if it cannot be (another
+    def _finish(self, call: _Call, error: BaseException | None) -> None:
+        call.figures = call.recorder.figures(call.operation, call.key, started=call.started,
+                                             callers=call.callers, error=error)
+        self._totals.add("calls")
+        if error is not None:
+            self._totals.add("errors")
+            if isinstance(error, S3StoreError):
+                error.figures = call.figures
+        if self._on_call is not None:
+            try:
+                self._on_call(call.figures)
+            except Exception:  # a metrics hook must never turn an answer into an error
+                log.warning("the on_call hook failed for %s %s", call.operation, call.key,
+                            exc_info=True)
+
+    def _limits(self, call: _Call, retry: RetryPolicy | None,
+                deadline: float | None) -> tuple[RetryPolicy, float | None]:
+        """The call's retry policy, and when (`time.monotonic()`) it stops retrying."""
+        if retry is None:
+            retry = self.retry
+        elif not isinstance(retry, RetryPolicy):
+            raise TypeError(f"retry must be a RetryPolicy, not {type(retry).__name__}")
+        if deadline is not None and not (isinstance(deadline, int | float) and deadline > 0):
+            raise ValueError(f"deadline must be a positive number of seconds, not {deadline!r}")
+        return retry, retry.ends_at(call.started, deadline)
+
+    def _encode(self, key: str, value: Any, codec: Codec[Any] | None = None) -> bytes:
+        return encode(key, value, max_bytes=self.max_document_bytes,
+                      codec=self.codec if codec is None else codec)
+
+    def _codec_for(self, codec: Codec[Any] | None) -> Codec[Any]:
+        """A call's codec: its own, or the store's."""
+        if codec is None:
+            return self.codec
+        _check_codec(codec)
+        return codec
+
+    def _unchanged(self, key: str, stored: StoredObject | None, applied: Applied) -> bool:
+        """Does the round's result hold the stored value (so that nothing is written)?
+
+        Judged on bytes: the same bytes, or the same as the stored value written again by
+        the codec that wrote the result. That re-encoding (a decode and an encode of the
+        whole document) is skipped when the stored bytes are already a codec's own — the
+        object carries a store's write id — since an equal value then gives equal bytes.
+        A codec that writes a value's bytes otherwise than the store that wrote them did
+        (floats in `OrjsonCodec` after `JsonCodec`) may thus write an equal value once."""
+        body = stored.body if stored is not None else None
+        if applied.body == body:
+            return True
+        if stored is None or applied.body is None or stored.write_id is not None:
+            return False
+        return applied.body == self._reencoded(key, stored.body, stored.etag, applied.codec)
+
+    def _reencoded(self, key: str, body: bytes, etag: str | None,
+                   codec: Codec[Any]) -> bytes | None:
+        """The stored document as `codec` would write it; None if it cannot be (another
         writer stored what decodes but does not encode: `1e400`, a lone surrogate, or what
         grows past the size limit), so that no new value can equal it."""
         try:
-            return self._encode(key, decode(key, body, etag=etag))
+            return encode(key, decode(key, body, etag=etag, codec=codec),
+                          max_bytes=self.max_document_bytes, codec=codec)
         except (InvalidValueError, DocumentTooLargeError):
             return None
+
+    def _put_arguments(self, options: WriteOptions | None) -> dict[str, Any] | None:
+        """The `PutObject` parameters of a write with the store's options and `options`
+        over them (None: the store's own, which its `ObjectClient` sends)."""
+        merged = self.write_options.merged(_checked_options(options))
+        return None if merged is self.write_options else put_arguments(merged)
 
     def _base_for(self, key: str, etag: str) -> Base:
         """The version a caller's `etag` names, with the identity this store observed
@@ -365,27 +609,24 @@ class JsonStore:
         retried under the policy; settles each `Pending` that has not left. Raises only
         a `BaseException` (the round then stays on its callers, to be carried on)."""
         carried = next((p.round for p in batch if isinstance(p.round, _Round)), None)
-        round_ = carried if carried is not None else _Round()
+        # Every caller of a round has equal options (`GroupCommit` groups them so).
+        round_ = carried if carried is not None else _Round(
+            options=batch[0].options, recorder=Recorder(self._totals), started=time.monotonic())
         for pending in batch:
             pending.round = round_
         members = [p for p in batch if not p.left]
+        round_.callers = max(round_.callers, len(members))
+        policy: RetryPolicy = next((p.retry for p in members if p.retry is not None),
+                                   self.retry)
+        retrying = policy.retrying(
+            (ConflictError, Again), ends_at=lambda: _ends_at(members),
+            stop=lambda retry_state: self._stop(key, members, round_, retry_state),
+            before_sleep=log_retry("update", key))
         try:
-            stored = self.retry.retrying((ConflictError, Again))(
-                self._commit_once, key, members, round_)
+            with recording(round_.recorder):
+                stored = retrying(self._commit_once, key, members, round_)
         except tenacity.RetryError as exc:
-            attempts = exc.last_attempt.attempt_number
-            elapsed = time.monotonic() - round_.started
-            if round_.lost.open:
-                error: BaseException = OutcomeUnknownError(
-                    f"gave up after {attempts} attempts; an answer was lost on the way, so "
-                    "this update may have landed", key=key)
-            else:
-                error = RetriesExhaustedError(
-                    f"gave up after {attempts} attempts in {elapsed:.2f}s of conflicting or "
-                    "failed writes", key=key, attempts=attempts, elapsed=elapsed)
-            last = exc.last_attempt.exception()
-            error.__cause__ = last.__cause__ if isinstance(last, Again) else last
-            self._settle(members, key=key, error=error)
+            self._settle(members, key=key, error=self._gave_up(key, round_, exc.last_attempt))
         except S3StoreError as exc:
             error = exc
             if round_.lost.open and not isinstance(exc, OutcomeUnknownError):
@@ -398,6 +639,71 @@ class JsonStore:
         else:
             self._settle(members, key=key, stored=stored)
 
+    def _stop(self, key: str, members: list[Pending], round_: _Round, state: Any) -> bool:
+        """Whether the round stops retrying: when every caller still in it has used up its
+        attempts or reached its deadline. Callers who have, while others go on, are
+        answered now and left out of the round's later attempts."""
+        now, attempts = time.monotonic(), round_.attempts
+        active = [p for p in members if not (p.left or p.settled)]
+        done = [p for p in active if attempts >= (p.retry or self.retry).max_attempts
+                or (p.ends_at is not None and now >= p.ends_at)]
+        if not done or len(done) == len(active):
+            return bool(done) or not active
+        self._settle(done, key=key, error=self._gave_up(key, round_, state.outcome, final=False))
+        for pending in done:  # its figures as of now, not the rest of the round's
+            pending.figures = round_.recorder.snapshot(wrote=False)
+        if self._group is not None:
+            self._group.wake(key)  # followers answered now need not wait for the round
+            if any(p.owner == threading.get_ident() for p in done):
+                raise _HandOver  # the leader's own deadline: the others carry the round on
+        return False
+
+    @staticmethod
+    def _expired(key: str, pending: Pending) -> BaseException:
+        """The error of a caller whose deadline passed while it was queued behind another
+        round: nothing of it was sent."""
+        waited = time.monotonic() - (pending.ends_at or 0.0)
+        return RetriesExhaustedError(
+            "the deadline passed while this update waited for another round of the key: "
+            "nothing of it was sent", key=key, attempts=0, elapsed=max(0.0, waited))
+
+    def _gave_up(self, key: str, round_: _Round, last_attempt: Any, *,
+                 final: bool = True) -> BaseException:
+        """The error of callers whose retries are used up: `OutcomeUnknownError` if one of
+        the round's writes may have landed (its answer was lost), else
+        `RetriesExhaustedError` with the document the round last read; caused by the last
+        refusal."""
+        attempts = round_.attempts
+        elapsed = time.monotonic() - round_.started
+        if round_.lost.open and final:
+            for _ in round_.lost.open:
+                round_.recorder.note("unresolved")  # the round ends with its answer lost
+        if round_.lost.open:
+            error: BaseException = OutcomeUnknownError(
+                f"gave up after {attempts} attempts in {elapsed:.2f}s; an answer was lost on "
+                "the way, so this update may have landed", key=key)
+        else:
+            error = RetriesExhaustedError(
+                f"gave up after {attempts} attempts in {elapsed:.2f}s of conflicting or "
+                "failed writes", key=key, attempts=attempts, elapsed=elapsed)
+            error.current = self._current(key, round_.read)
+        log.warning("update %s: gave up after %d attempts in %.2fs (%s): the retry policy's "
+                    "budget or the call's deadline is used up", key, attempts, elapsed,
+                    type(error).__name__)
+        last = last_attempt.exception()
+        error.__cause__ = last.__cause__ if isinstance(last, Again) else last
+        return error
+
+    def _current(self, key: str, read: Any) -> Document[Any] | None:
+        """The document a round last read, for its error (None: none read, or corrupt)."""
+        if not isinstance(read, StoredObject):
+            return None
+        try:
+            return Document(key, decode(key, read.body, etag=read.etag, codec=self.codec),
+                            read.etag)
+        except CorruptDocumentError:
+            return None
+
     def _commit_once(self, key: str, batch: list[Pending],
                      round_: _Round) -> StoredObject | None:
         """One attempt at a round; the document it leaves (None: nothing to write).
@@ -406,6 +712,7 @@ class JsonStore:
         key is new) and finds it wrong goes on from a fresh read within the same attempt:
         a wrong guess costs a request, never one of the caller's attempts.
         """
+        round_.attempts += 1
         members = [p for p in batch if not (p.left or p.settled)]
         settled = self._what_came_before(key, members, round_)
         if not isinstance(settled, _Nothing):
@@ -424,6 +731,7 @@ class JsonStore:
                 return outcome
             round_.fresh = True
             stored = self._read_fresh(key)
+        round_.read = stored
         outcome = self._write(key, members, round_, stored, guessed=False)
         return None if isinstance(outcome, _Nothing) else outcome  # only guesses are wrong
 
@@ -460,29 +768,30 @@ class JsonStore:
         Returns the document left, or `_WRONG_GUESS` when a guessed starting point proved
         stale. Raises `ConflictError` / `Again` for the retry loop, `S3StoreError`.
         """
-        body = stored.body if stored is not None else None
-        etag = stored.etag if stored is not None else None
-        new_body = apply_mutations(key, body, members, encode=lambda v: self._encode(key, v),
-                                   etag=etag)
-        unchanged = new_body == body or (
-            body is not None and new_body is not None
-            and new_body == self._reencoded(key, body, etag))
+        applied = apply_mutations(key, stored.body if stored is not None else None, members,
+                                  max_bytes=self.max_document_bytes,
+                                  etag=stored.etag if stored is not None else None)
+        new_body = applied.body
+        unchanged = self._unchanged(key, stored, applied)
         if guessed and (unchanged or any(p.error for p in members)):
             return _WRONG_GUESS  # judged on what may be stale: judge it again, fresh
         if new_body is None:
             return None  # every mutation failed on a missing document: nothing to write
         if unchanged and stored is not None:
             log.debug("update %s: unchanged, nothing written", key)
-            return stored
+            return _Left(stored.body, stored.etag, stored.write_id, stored.version_id,
+                         handover=_Handover(applied))
         guessed_new = guessed and stored is None
         base = (Base(None) if stored is None
                 else Base(stored.etag, stored.write_id, stored.version_id))
         # What this write holds: if its answer is lost and it is found later, each
         # caller is answered as this write did for it.
-        payload = _Attempt(new_body, {p: p.error for p in members})
+        payload = _Attempt(new_body, {p: p.error for p in members}, _Handover(applied))
         try:
-            outcome = self._writer.send(key, new_body, payload, base=base, lost=round_.lost)
+            outcome = self._writer.send(key, new_body, payload, base=base, lost=round_.lost,
+                                        arguments=self._put_arguments(round_.options))
         except ConflictError as exc:
+            note("conflicts")
             if exc.code == RACING_CONDITIONAL_WRITES:
                 raise Again from exc  # 409: nothing landed
             landed = self._writer.landed_after_refusal(key, round_.lost)
@@ -514,6 +823,7 @@ class JsonStore:
         if record is None or not isinstance(record[1], _Attempt):
             raise RuntimeError(f"update {key}: a landed write without what it carried")
         landed, written, answered = record
+        round_.recorder.landed()
         for pending in members:
             pending.error = written.errors.get(pending, pending.error)
         if answered:
@@ -521,7 +831,8 @@ class JsonStore:
                                           landed.version_id))
         else:
             self._cache.distrust(key)  # found after a lost answer: maybe no longer current
-        return StoredObject(written.body, landed.etag, landed.write_id, landed.version_id)
+        return _Left(written.body, landed.etag, landed.write_id, landed.version_id,
+                     handover=written.handover)
 
     def _lost(self, key: str, members: list[Pending], round_: _Round,
               stored: Any, resolution: Resolution) -> None:
@@ -599,9 +910,47 @@ class JsonStore:
                 if error is not None:
                     pending.error = error if len(batch) == 1 else clone_error(error)
                 elif stored is not None:  # each caller gets its own copy of the round's value
-                    pending.result = Document(key, decode(key, stored.body, etag=stored.etag),
-                                              stored.etag)
+                    try:
+                        pending.result = Document(key, _value_for(pending, stored, key),
+                                                  stored.etag)
+                    except CorruptDocumentError as exc:  # its codec cannot read another's
+                        pending.error = exc
             pending.settled = True
+
+
+class _HandOver(BaseException):
+    """Internal: a round's leader reached its deadline while others of the round go on;
+    it leaves the round to them (group commit's hand-over) and answers its own caller."""
+
+
+def _check_codec(codec: Any) -> None:
+    if not (callable(getattr(codec, "encode", None))
+            and callable(getattr(codec, "decode", None))):
+        raise TypeError(f"codec must have encode() and decode(), like s3store.JsonCodec: "
+                        f"{codec!r} has not")
+
+
+def _checked_options(options: WriteOptions | None) -> WriteOptions | None:
+    if options is not None and not isinstance(options, WriteOptions):
+        raise TypeError(f"write options must be WriteOptions, not {type(options).__name__}")
+    return options
+
+
+def _ends_at(members: list[Pending]) -> float | None:
+    """When the first of a round's callers still in it stops retrying (None: never)."""
+    ends = [p.ends_at for p in members
+            if p.ends_at is not None and not (p.left or p.settled)]
+    return min(ends) if ends else None
+
+
+def _value_for(pending: Pending, stored: StoredObject, key: str) -> Any:
+    """The round's value for one of its callers, a copy of its own: the value its own
+    mutation returned if that made the round's document (one decode fewer: nobody else
+    was given it), else decoded from the document's bytes with the caller's codec."""
+    value = stored.handover.take(pending) if isinstance(stored, _Left) else _NOTHING
+    if value is not _NOTHING:
+        return value
+    return decode(key, stored.body, etag=stored.etag, codec=pending.codec)
 
 
 def _cached(stored: StoredObject) -> Cached:

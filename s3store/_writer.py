@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,13 +26,18 @@ from s3store._errors import (
     S3StoreError,
     StorageError,
 )
+from s3store._figures import note
 from s3store._objects import RACING_CONDITIONAL_WRITES, AnswerLost, ObjectClient
 from s3store._resolve import Base, Landed, Outcome, Resolution, resolve
-from s3store._retry import RetryPolicy
+from s3store._retry import RetryPolicy, log_retry
 
 __all__ = ["Again", "ConditionalWriter", "LostWrites"]
 
 log = logging.getLogger(__name__)
+
+# The figure a resolution adds to (`s3store._figures.CallFigures`).
+_RESOLVED = {Outcome.LANDED: "resolved_landed", Outcome.NOT_LANDED: "resolved_not_landed",
+             Outcome.UNKNOWN: "unresolved"}
 
 
 class Again(Exception):
@@ -72,9 +77,10 @@ class ConditionalWriter:
         self.resolve_lost_responses = resolve_lost_responses
 
     def send(self, key: str, body: bytes, payload: Any, *, base: Base,
-             lost: LostWrites) -> Landed | Resolution:
+             lost: LostWrites, arguments: Mapping[str, Any] | None = None) -> Landed | Resolution:
         """Send one conditional write of `body`; `payload` is what the caller wants back
         if this write turns out to be the one that landed (also found out later).
+        `arguments`: the write options' `PutObject` parameters (None: the store's).
 
         Returns `Landed` when one of the operation's writes landed (maybe found after a
         lost answer), else the `Resolution` (NOT_LANDED or UNKNOWN) of this lost answer.
@@ -84,6 +90,7 @@ class ConditionalWriter:
         if lost.unresolved is not None:
             raise RuntimeError("a write was sent before an earlier lost answer was resolved")
         write_id = uuid.uuid4().hex
+        note("attempts")
         # Recorded before sending: if this thread is interrupted mid-request, whoever
         # takes the operation over must resolve this write first.
         lost.sent[write_id] = payload
@@ -92,16 +99,21 @@ class ConditionalWriter:
         lost.unresolved = base
         try:
             result = self.objects.put(key, body, write_id=write_id, if_match=base.etag,
-                                      if_none_match=base.etag is None)
+                                      if_none_match=base.etag is None, arguments=arguments)
         except AnswerLost as exc:
+            note("lost_answers")
             if not self.resolve_lost_responses:
                 self._answered(write_id, lost)
                 raise Again from None
             log.debug("%s: answer lost (%s), resolving %s", key, exc.detail, write_id)
-            return self.resolve_open(key, lost)
+            result = None
         except S3StoreError:
             self._answered(write_id, lost)  # an answer came: this write did not land
             raise
+        if result is None:
+            # Resolved here, not in the `except`: an error the resolution raises would get
+            # the internal `AnswerLost` as its `__context__`.
+            return self.resolve_open(key, lost)
         landed = Landed(write_id, result.etag, result.version_id)
         # Recorded before anything else: a thread interrupted from here on leaves a round
         # whose write is known to have landed, not one that looks unsent.
@@ -119,6 +131,7 @@ class ConditionalWriter:
             raise RuntimeError("no lost answer to resolve")
         resolution = resolve(self.objects, key, ours=lost.sent, base=base)
         lost.unresolved = None
+        note(_RESOLVED[resolution.outcome])
         log.debug("%s: lost answer resolved as %s %s", key, resolution.outcome.value,
                   resolution.reason)
         if resolution.landed is not None:
@@ -150,8 +163,12 @@ class ConditionalWriter:
             return landed
         return None
 
-    def write(self, key: str, body: bytes, *, base: Base, retry: RetryPolicy) -> Landed:
-        """A single conditional write, sent again while it provably did not land.
+    def write(self, key: str, body: bytes, *, base: Base, retry: RetryPolicy,
+              arguments: Mapping[str, Any] | None = None,
+              ends_at: float | None = None) -> Landed:
+        """A single conditional write, sent again (with the same `arguments`, as `send`
+        takes them) while it provably did not land, until `retry` or `ends_at`
+        (`time.monotonic()`) gives up.
 
         Raises `AlreadyExistsError` (a create) / `ConflictError`, `OutcomeUnknownError`,
         `StorageError`.
@@ -164,8 +181,10 @@ class ConditionalWriter:
                 if lost.unresolved is not None:  # an earlier resolution failed: it comes first
                     outcome = self.resolve_open(key, lost)
                 else:
-                    outcome = self.send(key, body, None, base=base, lost=lost)
+                    outcome = self.send(key, body, None, base=base, lost=lost,
+                                        arguments=arguments)
             except ConflictError as exc:
+                note("conflicts")
                 if exc.code == RACING_CONDITIONAL_WRITES:
                     raise Again from exc  # 409: nothing landed; S3 asks for a retry
                 landed = self.landed_after_refusal(key, lost)
@@ -186,10 +205,12 @@ class ConditionalWriter:
             raise OutcomeUnknownError(f"the answer was lost and nobody can tell whether this "
                                       f"write landed: {outcome.reason}", key=key, etag=base.etag)
 
-        landed: Landed = self._retrying(key, attempt, retry, lost)
+        landed: Landed = self._retrying(key, attempt, retry, lost, ends_at=ends_at,
+                                        operation="write")
         return landed
 
-    def delete(self, key: str, *, base: Base, retry: RetryPolicy) -> None:
+    def delete(self, key: str, *, base: Base, retry: RetryPolicy,
+               ends_at: float | None = None) -> None:
         """A conditional delete, sent again while it provably did not happen.
 
         Raises `ConflictError`, `OutcomeUnknownError`, `StorageError`.
@@ -201,15 +222,18 @@ class ConditionalWriter:
                 if lost.unresolved is None:
                     lost.open.add("delete")
                     lost.unresolved = base
+                    note("attempts")
                     self.objects.delete(key, if_match=base.etag)
                     self._answered("delete", lost)
                     return
             except AnswerLost as exc:
+                note("lost_answers")
                 lost.sent["delete"] = None
                 if not self.resolve_lost_responses:
                     self._answered("delete", lost)
                     raise Again from exc
             except ConflictError as exc:
+                note("conflicts")
                 self._answered("delete", lost)
                 if exc.code == RACING_CONDITIONAL_WRITES:
                     raise Again from exc
@@ -221,7 +245,7 @@ class ConditionalWriter:
                 raise
             self._resolve_delete(key, base, lost)
 
-        self._retrying(key, attempt, retry, lost)
+        self._retrying(key, attempt, retry, lost, ends_at=ends_at, operation="delete")
 
     def _resolve_delete(self, key: str, base: Base, lost: LostWrites) -> None:
         """What became of a conditional delete whose answer was lost: sent again (`Again`)
@@ -232,41 +256,51 @@ class ConditionalWriter:
             # Gone: by this delete, or by another writer's (which this one's, had it
             # not landed, would then have failed on). Nobody can tell which.
             lost.unresolved = None
+            note("unresolved")
             raise _gone_unknown(key, base) from None
         except StorageError as exc:
             if exc.transient:
                 raise Again from exc  # still unresolved: resolved first next attempt
             raise
         if base.identifies(head):
+            note("resolved_not_landed")
             self._answered("delete", lost)  # resolved: nothing open, nothing unresolved
             raise Again  # provably still the version to delete: send again
+        note("unresolved")
         raise OutcomeUnknownError("the answer to a delete was lost and the object has "
                                   "changed since (or cannot be told from the one named)",
                                   key=key, etag=base.etag)
 
     @staticmethod
     def _retrying(key: str, attempt: Callable[[], Any], retry: RetryPolicy,
-                  lost: LostWrites) -> Any:
+                  lost: LostWrites, *, ends_at: float | None, operation: str) -> Any:
         try:
-            return retry.retrying(Again)(attempt)
+            return retry.retrying(Again, ends_at=ends_at,
+                                  before_sleep=log_retry(operation, key))(attempt)
         except tenacity.RetryError as exc:
             attempts = exc.last_attempt.attempt_number
-            if lost.open:
-                raise OutcomeUnknownError(
-                    f"gave up after {attempts} attempts; an earlier answer was lost, so the "
-                    "write may have landed", key=key) from None
+            log.warning("%s %s: gave up after %d attempts (the retry policy's budget is "
+                        "used up)", operation, key, attempts)
             last = exc.last_attempt.exception()
             refusal = last.__cause__ if last is not None else None
-            if isinstance(refusal, StorageError | ConflictError):
-                raise refusal from refusal.__cause__  # the last refusal, as S3 gave it
-            raise StorageError(f"gave up after {attempts} attempts: every one was refused "
-                               "before landing", key=key, transient=True) from None
+            if lost.open:
+                error: S3StoreError = OutcomeUnknownError(
+                    f"gave up after {attempts} attempts; an earlier answer was lost, so the "
+                    "write may have landed", key=key)
+            elif isinstance(refusal, StorageError | ConflictError):
+                error = refusal  # the last refusal, as S3 gave it
+            else:
+                error = StorageError(f"gave up after {attempts} attempts: every one was "
+                                     "refused before landing", key=key, transient=True)
         except S3StoreError as exc:
             if lost.open and not isinstance(exc, OutcomeUnknownError | ConflictError):
                 raise OutcomeUnknownError(
                     "an answer was lost and the store could not ask S3 about it",
                     key=key) from exc
             raise
+        # Raised here, not in the `except`: there it would get tenacity's `RetryError`, and
+        # through it the internal `Again`, as its `__context__` (`from None` only hides it).
+        raise error
 
 
 def _gone_unknown(key: str, base: Base) -> OutcomeUnknownError:

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from s3store import InvalidValueError, JsonStore, NoneResultError, RetryPolicy
-from s3store._codec import encode
 from s3store._commit import Pending, apply_mutations
 from s3store.testing import LocalS3
 from tests.helpers import raw_bytes, writes_accepted
@@ -44,8 +43,9 @@ def test_an_in_place_change_without_return_is_refused_and_writes_nothing(
 
 
 def test_a_none_result_on_a_missing_key_creates_nothing(s3: LocalS3, store: JsonStore) -> None:
+    empty: list[str] = []
     with pytest.raises(NoneResultError):
-        store.update(KEY, lambda steps: steps.append("x"), default=[])
+        store.update(KEY, lambda steps: steps.append("x"), default=empty)
     assert KEY not in list(store.keys())
 
 
@@ -69,7 +69,7 @@ def test_in_a_round_only_the_forgetful_caller_fails() -> None:
         value.append("lost")
 
     batch = [Pending(lambda v: [*v, "a"]), Pending(forgetful), Pending(lambda v: [*v, "b"])]
-    body = apply_mutations(KEY, b"[]", batch, encode=lambda v: encode(KEY, v, max_bytes=1000))
+    body = apply_mutations(KEY, b"[]", batch, max_bytes=1000).body
     assert body == b'["a","b"]'
     assert [type(p.error) for p in batch] == [type(None), NoneResultError, type(None)]
 

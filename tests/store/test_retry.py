@@ -15,7 +15,7 @@ class Conflict(Exception):
 def test_defaults_are_documented_values() -> None:
     policy = RetryPolicy()
     assert (policy.max_attempts, policy.base_delay, policy.max_delay, policy.deadline) == (
-        20, 0.025, 1.0, 60.0)
+        20, 0.025, 1.0, 10.0)
 
 
 @pytest.mark.parametrize(

@@ -171,7 +171,7 @@ class SimCondition:
         self._lock = lock
         self._waiters: list[str] = []
 
-    def wait(self) -> None:
+    def wait(self, timeout: float | None = None) -> None:  # time is the scheduler's
         name = self._scheduler.current()
         assert name is not None
         self._waiters.append(name)

@@ -70,18 +70,23 @@ def test_a_seed_replays_exactly() -> None:
 
 
 def test_the_simulation_injects_every_fault_kind(pytestconfig: pytest.Config) -> None:
+    kinds = {"lost-500", "lost-closed", "lost-ssl", "lost-timeout", "lost-urllib3",
+             "lost-http.client", "lost-cancelled", "503", "409", "unsent", "500-before",
+             "listing-denied", "read-503", "interrupt-before", "interrupt-after",
+             "interrupt-at-log"}
     faults: dict[str, int] = {}
     outcomes: dict[str, int] = {}
-    for seed in range(60):  # fixed: each kind shows within these
+    # The seeds in order until every kind has shown: a denied listing (only a resolution
+    # on a versioned bucket lists) is the rarest, once in about 60 seeds.
+    for seed in range(200):
         run = run_seed(seed)
         for kind, count in run.faults.items():
             faults[kind] = faults.get(kind, 0) + count
         for op in run.history:
             outcomes[op.status] = outcomes.get(op.status, 0) + 1
-    assert set(faults) >= {"lost-500", "lost-closed", "lost-ssl", "lost-timeout",
-                           "lost-urllib3", "lost-http.client", "lost-cancelled", "503", "409",
-                           "unsent", "500-before", "listing-denied", "read-503",
-                           "interrupt-before", "interrupt-after", "interrupt-at-log"}, faults
+        if set(faults) >= kinds and seed >= 59:
+            break
+    assert set(faults) >= kinds, faults
     assert set(outcomes) == {"ok", "fail", "unknown"}, outcomes
 
 
@@ -116,8 +121,9 @@ def test_negative_control_an_ssl_error_filed_as_never_sent_is_caught(
 
 def test_negative_control_an_unknown_blind_append_applied_again_is_caught(
         pytestconfig: pytest.Config, monkeypatch: pytest.MonkeyPatch) -> None:
-    def everyone_idempotent(mutate: Any, default: Any, idempotent: bool) -> Pending:
-        return Pending(mutate, default, True)
+    def everyone_idempotent(mutate: Any, default: Any, idempotent: bool, *more: Any,
+                            **named: Any) -> Pending:
+        return Pending(mutate, default, True, *more, **named)
 
     monkeypatch.setattr(s3store._store, "Pending", everyone_idempotent)
     assert first_violation(pytestconfig) is not None
