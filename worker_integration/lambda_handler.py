@@ -165,7 +165,8 @@ class Handlers:
 
     `workflows` is where named workflows are defined (`{name}.json`); `safety_margin`
     the seconds kept back from each invocation's remaining time; `retry` the store's
-    policy (every call also stops at the invocation's end); `wait_share` the part of the
+    policy (default: `RetryPolicy`'s, without its 10 s deadline: every call stops at the
+    invocation's end instead); `wait_share` the part of the
     time left a dependency wait may take, polling the steps every `poll_interval`
     seconds (two GETs a poll); `sleep` how dependency waits sleep.
     """
@@ -175,7 +176,8 @@ class Handlers:
     executor: Executor
     workflows: Path = WORKFLOWS
     safety_margin: float = DEFAULT_SAFETY_MARGIN
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # No deadline of the policy's own: the invocation's end is every call's (`store_until`).
+    retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(deadline=None))
     wait_share: float = 0.5
     poll_interval: float = 0.5
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
