@@ -5,6 +5,12 @@ Read, modify, `PutObject` with `If-Match: <etag>`; on conflict re-read and re-ap
 
 from s3store._cache import CACHE_MAX_BYTES, FIRST_TOUCH_SCORE_LIMIT, FIRST_TOUCH_THRESHOLD
 from s3store._codec import JSON_CODEC, Codec, JsonCodec, MsgspecCodec, OrjsonCodec
+from s3store._core import (
+    DEFAULT_CACHE_SIZE,
+    DEFAULT_MAX_DOCUMENT_BYTES,
+    MAX_KEY_BYTES,
+    Document,
+)
 from s3store._errors import (
     AlreadyExistsError,
     ConditionalWritesUnsupportedError,
@@ -26,13 +32,7 @@ from s3store._objects import REPEATED_LISTING, ObjectVersion
 from s3store._options import WriteOptions
 from s3store._resolve import VERSION_SEARCH_LIMIT
 from s3store._retry import DEFAULT_DEADLINE, RetryPolicy
-from s3store._store import (
-    DEFAULT_CACHE_SIZE,
-    DEFAULT_MAX_DOCUMENT_BYTES,
-    MAX_KEY_BYTES,
-    Document,
-    JsonStore,
-)
+from s3store._store import JsonStore
 
 __version__ = "0.1.0"  # the one place of truth: pyproject.toml reads it
 

@@ -10,7 +10,7 @@ here), `CorruptDocumentError` with the key and ETag.
 
 A codec must be deterministic: the same value always gives the same bytes, and bytes it
 wrote decode to a value that it encodes back to those bytes. The store relies on it to
-judge "unchanged" by comparing bytes (`s3store._store`).
+judge "unchanged" by comparing bytes (`s3store._core`).
 
 - `JsonCodec` (`JSON_CODEC`, the default): the standard library's `json`. Compact UTF-8
   without escaping non-ASCII, dict insertion order kept; refuses NaN and infinities,

@@ -36,6 +36,7 @@ from typing import Any
 from s3store._codec import JSON_CODEC, Codec, decode, encode
 from s3store._errors import NoneResultError, NotFoundError
 from s3store._forks import reset_after_fork
+from s3store._steps import Steps, Wait
 
 __all__ = ["NO_DEFAULT", "Applied", "GroupCommit", "Pending", "apply_mutations", "clone_error"]
 
@@ -69,7 +70,7 @@ class Pending:
     settled: bool = False
     left: bool = False
     round: Any = None
-    owner: int = field(default_factory=threading.get_ident)  # the caller's thread
+    owner: Any = field(default_factory=threading.get_ident)  # the caller's thread (or task)
     options: Any = None
     codec: Codec[Any] = JSON_CODEC  # how its mutation's value is decoded and encoded
     retry: Any = None  # the caller's RetryPolicy (None: the store's)
@@ -157,7 +158,7 @@ def apply_mutations(
 
 @dataclass(eq=False)
 class _Queue:
-    cond: Any  # a threading.Condition on the GroupCommit's lock
+    cond: Any  # a Condition on the GroupCommit's lock (`s3store._steps.Condition`)
     waiting: list[Pending] = field(default_factory=list)
     carried: list[Pending] = field(default_factory=list)  # a round handed over, to resume
     busy: bool = False
@@ -166,15 +167,18 @@ class _Queue:
 class GroupCommit:
     """Per-key queues of pending mutations, and who writes the next round."""
 
-    def __init__(self, *, condition: Callable[[Any], Any] = threading.Condition) -> None:
-        # `condition`: how waiting is done (a deterministic simulator passes its own).
+    def __init__(self, *, condition: Callable[[Any], Any] = threading.Condition,
+                 lock: Callable[[], Any] = threading.Lock) -> None:
+        # `condition` (on the lock) and `lock`: how waiting is done — threads by default;
+        # an event loop passes its own (`s3store.aio`), a deterministic simulator too.
         self._condition = condition
-        self._lock = threading.Lock()
+        self._new_lock = lock
+        self._lock = lock()
         self._queues: dict[str, _Queue] = {}
         reset_after_fork(self)
 
     def _after_fork_in_child(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = self._new_lock()
         self._queues = {}
 
     def queued(self, key: str) -> int:
@@ -183,11 +187,12 @@ class GroupCommit:
             queue = self._queues.get(key)
             return 0 if queue is None else len(queue.waiting) + len(queue.carried)
 
-    def submit(self, key: str, pending: Pending, flush: Callable[[list[Pending]], None], *,
-               expired: Callable[[Pending], BaseException] | None = None) -> None:
-        """Queue `pending` and return once a round has settled it.
+    def submit(self, key: str, pending: Pending, flush: Callable[[list[Pending]], Steps[None]],
+               *, expired: Callable[[Pending], BaseException] | None = None) -> Steps[None]:
+        """Queue `pending` and return once a round has settled it (as steps: each wait is a
+        `Wait` on the key's condition, with the lock held).
 
-        `flush(batch)` writes one round: it must settle every `Pending` of the batch that
+        `flush(batch)` writes one round (steps): it must settle every `Pending` of the batch that
         has not left. If it raises (a `BaseException` in the leader's thread), the round's
         other callers carry it on, and the exception goes on in this thread. A caller whose
         `ends_at` passes while it is only queued (in no round yet: nothing of it was sent)
@@ -199,7 +204,7 @@ class GroupCommit:
                 queue = self._queues[key] = _Queue(self._condition(self._lock))
             queue.waiting.append(pending)
             try:
-                batch = self._wait_to_lead(queue, pending)
+                batch = yield from self._wait_to_lead(queue, pending)
             except BaseException:
                 self._leave(key, queue, pending)
                 raise
@@ -213,7 +218,7 @@ class GroupCommit:
                 return
             queue.busy = True
         try:
-            flush(batch)
+            yield from flush(batch)
         except BaseException:
             with self._lock:
                 pending.left = True
@@ -236,7 +241,7 @@ class GroupCommit:
                 queue.cond.notify_all()
 
     @staticmethod
-    def _wait_to_lead(queue: _Queue, pending: Pending) -> list[Pending] | Any:
+    def _wait_to_lead(queue: _Queue, pending: Pending) -> Steps[list[Pending] | Any]:
         """Wait (lock held) until `pending` is settled (None), leads a batch (returned), or
         reaches its `ends_at` while only queued (`_EXPIRED`)."""
         while not pending.settled:
@@ -255,9 +260,9 @@ class GroupCommit:
                 left = pending.ends_at - time.monotonic()
                 if left <= 0:
                     return _EXPIRED
-                queue.cond.wait(left)
+                yield Wait(queue.cond, left)
             else:  # in a round: its leader answers it, or wakes it (`wake`)
-                queue.cond.wait()
+                yield Wait(queue.cond)
         return None
 
     def _leave(self, key: str, queue: _Queue, pending: Pending) -> None:

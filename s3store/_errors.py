@@ -29,8 +29,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
+    from s3store._core import Document
     from s3store._figures import CallFigures
-    from s3store._store import Document
 
 __all__ = [
     "AlreadyExistsError",

@@ -1,9 +1,12 @@
 """Conditional S3 object requests, and the one place botocore's errors become ours.
 
 This is the only module that imports botocore (with `s3store._sent`, its table of
-which transport errors prove a request unsent). It sends `GetObject`, `HeadObject`,
-conditional `PutObject` and conditional `DeleteObject`, lists versions, and
-translates every `ClientError` / `BotoCoreError` into the `s3store._errors` tree:
+which transport errors prove a request unsent). `ObjectClient` says which requests to
+make — `GetObject`, `HeadObject`, conditional `PutObject` and conditional `DeleteObject`,
+version and key listings — and what their answers mean, as steps that do no I/O
+(`s3store._steps`); `send` makes one with a blocking boto3 client (`s3store.aio` with
+aiobotocore), and `translated` turns every `ClientError` / `BotoCoreError` (and what the
+transport raises below botocore) into the `s3store._errors` tree:
 
 | S3 answer                                     | error                                 |
 |-----------------------------------------------|---------------------------------------|
@@ -40,12 +43,12 @@ import concurrent.futures
 import functools
 import http.client
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 import botocore.session
 import urllib3.exceptions
@@ -64,9 +67,7 @@ from s3store._errors import (
 )
 from s3store._figures import count_request
 from s3store._sent import request_may_have_been_sent
-
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
+from s3store._steps import Answer, Request, Steps, resolved
 
 __all__ = [
     "RACING_CONDITIONAL_WRITES",
@@ -74,14 +75,25 @@ __all__ = [
     "UNORDERED_LISTING",
     "WRITE_ID_METADATA",
     "AnswerLost",
+    "KeyListing",
+    "Listing",
     "ObjectClient",
     "ObjectHead",
     "ObjectVersion",
     "PutResult",
     "StoredObject",
+    "VersionListing",
+    "check_size",
     "checksum_algorithms",
     "client_config",
+    "exchange",
+    "first_answer",
+    "prepare_client",
+    "send",
+    "store_write",
     "translate_client_error",
+    "translated",
+    "writing",
 ]
 
 log = logging.getLogger(__name__)
@@ -109,8 +121,6 @@ _TRANSPORT_ERRORS = (HTTPClientError, BotoConnectionError, urllib3.exceptions.HT
                      http.client.HTTPException, concurrent.futures.CancelledError)
 """What the network did (transient), unlike a refused signature or parameter."""
 
-_T = TypeVar("_T")
-
 _HANDLER_ID = "s3store._store-writes-answer-to-the-store"
 _store_write_in_flight: ContextVar[bool] = ContextVar("s3store_write_in_flight", default=False)
 
@@ -118,7 +128,7 @@ _store_write_in_flight: ContextVar[bool] = ContextVar("s3store_write_in_flight",
 class AnswerLost(Exception):
     """Internal: a write was sent and its answer lost; it may have landed.
 
-    Raised by `ObjectClient.put` / `.delete`; never leaves the store, which resolves it
+    Raised for `ObjectClient.put` / `.delete`; never leaves the store, which resolves it
     and, where nobody can tell, raises the public `OutcomeUnknownError`.
     """
 
@@ -152,25 +162,66 @@ def _take_store_write_answer(
             raise _FirstAnswer(parsed, None)
 
 
-def _store_write(send: Callable[..., _T]) -> Callable[..., _T]:
-    """`send` (a client method) as a store write: a first answer taken from botocore's
-    retry handlers is raised as botocore would have raised it — after the `except` that
-    caught the `_FirstAnswer`, not in it, so that the internal `_FirstAnswer` is in no
-    error's `__context__`."""
+@contextmanager
+def store_write(request: Request) -> Iterator[None]:
+    """While a front end makes `request`: if it is a store write, the `needs-retry` handler
+    takes its first retryable answer from botocore (`_FirstAnswer`, for `first_answer` to
+    raise after the `except` that caught it, not in it, so that the internal `_FirstAnswer`
+    is in no error's `__context__`)."""
+    token = _store_write_in_flight.set(request.write)
+    try:
+        yield
+    finally:
+        _store_write_in_flight.reset(token)
 
-    def sent(**params: Any) -> _T:
-        token = _store_write_in_flight.set(True)
+
+def writing() -> bool:
+    """Is a store write being sent in this thread or task (`store_write`)?"""
+    return _store_write_in_flight.get()
+
+
+def first_answer(answer: _FirstAnswer) -> BaseException:
+    """The error botocore would have raised for a store write's first answer."""
+    if answer.caught is not None:
+        return answer.caught
+    return ClientError(answer.parsed or {}, "store write")  # type: ignore[arg-type]
+
+
+def check_size(request: Request, response: Mapping[str, Any]) -> None:
+    """Refuse a body over the request's limit before reading it (`ContentLength`)."""
+    size = response.get("ContentLength", 0)
+    limit = request.body_limit
+    if limit is not None and size > limit:
+        raise DocumentTooLargeError(f"stored document is {size} bytes, over the limit of {limit}",
+                                    key=request.key, size=size, limit=limit)
+
+
+def exchange(client: Any, request: Request) -> Generator[Any, Any, Answer]:
+    """Make `request` with `client`, its errors translated into the store's: this yields
+    each client call's result (`client.put_object(...)`, `body.read(n)`) and is sent back
+    its outcome — the same value with boto3 (`send`), the awaited one with aiobotocore,
+    whose calls are coroutines (`s3store.aio`)."""
+    with translated(request):
         try:
-            return send(**params)
+            with store_write(request):
+                response = yield getattr(client, request.operation)(**request.params)
         except _FirstAnswer as answer:
             first = answer
-        finally:
-            _store_write_in_flight.reset(token)
-        if first.caught is not None:
-            raise first.caught
-        raise ClientError(first.parsed or {}, "store write")  # type: ignore[arg-type]
+        else:
+            if request.body_limit is None:
+                return Answer(response)
+            stream = response["Body"]
+            try:
+                check_size(request, response)
+                return Answer(response, (yield stream.read(request.body_limit + 1)))
+            finally:
+                stream.close()
+        raise first_answer(first)
 
-    return sent
+
+def send(client: Any, request: Request) -> Answer:
+    """Make `request` with a blocking boto3 client (`JsonStore`'s front end)."""
+    return resolved(exchange(client, request))
 
 
 def client_config(**options: Any) -> Config:
@@ -292,28 +343,29 @@ def _may_have_landed(exc: ClientError) -> bool:
 
 
 @contextmanager
-def _translated(
-    key: str, *, etag: str | None = None, if_none_match: bool = False, write: bool = False,
-    header: str | None = None,
-) -> Iterator[None]:
+def translated(request: Request) -> Iterator[None]:
+    """Translate what making `request` raises into the store's errors (`AnswerLost` for a
+    store write's answer that may have come after it landed)."""
+    key, etag = request.key, request.etag
     try:
         yield
     except ClientError as exc:
-        if write and _may_have_landed(exc):
+        if request.write and _may_have_landed(exc):
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             raise AnswerLost(f"S3 answered {status} "
                              f"{exc.response.get('Error', {}).get('Code')}", key=key) from exc
         raise translate_client_error(
-            exc, key=key, etag=etag, if_none_match=if_none_match, header=header
+            exc, key=key, etag=etag, if_none_match=request.if_none_match, header=request.header
         ) from exc
     except S3StoreError:
         raise  # already ours (a document over the limit, found while reading)
     except Exception as exc:
         # Anything else from below: botocore's errors, urllib3's (an error answer's body
-        # read is outside botocore's wrapping), http.client's, a CancelledError. Only some
+        # read is outside botocore's wrapping), http.client's, aiohttp's, a CancelledError of
+        # concurrent.futures (asyncio's is a BaseException: it goes on as it is). Only some
         # classes prove that the request never left (s3store._sent).
         sent = request_may_have_been_sent(exc)
-        if write and sent:
+        if request.write and sent:
             raise AnswerLost(f"the answer was lost ({type(exc).__name__})", key=key) from exc
         # The network's fault is transient; a refused signature or parameter is not.
         transport = isinstance(exc, _TRANSPORT_ERRORS)
@@ -323,55 +375,55 @@ def _translated(
         ) from exc
 
 
-class ObjectClient:
-    """A bucket seen through a boto3 S3 client: reads, conditional writes, conditional deletes.
+def prepare_client(client: Any) -> None:
+    """Register the store's two handlers on `client` (boto3's or aiobotocore's; once per
+    client, however many stores share it): one `needs-retry` handler that takes a store
+    write's first retryable answer from botocore's retry handlers, and one `before-send`
+    counter. Both act only on the store's own requests, never on the caller's."""
+    for operation in ("PutObject", "DeleteObject"):
+        handler: Any = _take_store_write_answer  # botocore's stubs expect handlers -> None
+        client.meta.events.register_first(
+            f"needs-retry.s3.{operation}", handler, unique_id=_HANDLER_ID + operation
+        )
+    # Each request botocore is about to send (one a stub or another handler answers
+    # instead included; one whose handler raises not), only while a store call runs in
+    # the thread or task (`s3store._figures`).
+    counter: Any = count_request
+    client.meta.events.register_last("before-send.s3", counter, unique_id=_HANDLER_ID + "count")
 
-    It registers one `needs-retry` handler and one `before-send` counter on the client
-    (once per client, however many stores share it); both act only on the store's own
-    requests, never on the caller's. `expected_bucket_owner`,
-    when set, is sent as `ExpectedBucketOwner` on every request, so that a bucket that
-    changed hands is refused (403) instead of written to. `put_arguments` are the
-    `PutObject` parameters of a `put` that names none (the store's write options: the
-    probe's writes must pass the bucket's policy too).
+
+class ObjectClient:
+    """A bucket's reads, conditional writes and conditional deletes, as steps
+    (`s3store._steps`): each method yields the `Request` to make and returns what its
+    answer means. It sends nothing itself: a front end makes the requests (`send` here,
+    `s3store.aio` on an event loop), and `prepare_client` readies its client.
+
+    `expected_bucket_owner`, when set, is sent as `ExpectedBucketOwner` on every request,
+    so that a bucket that changed hands is refused (403) instead of written to.
+    `put_arguments` are the `PutObject` parameters of a `put` that names none (the store's
+    write options: the probe's writes must pass the bucket's policy too).
     """
 
     def __init__(
-        self, client: S3Client, bucket: str, *, expected_bucket_owner: str | None = None,
+        self, bucket: str, *, expected_bucket_owner: str | None = None,
         put_arguments: Mapping[str, Any] | None = None,
     ) -> None:
-        self.client = client
         self.bucket = bucket
         self.put_arguments: Mapping[str, Any] = dict(put_arguments or {})
         self._owner: dict[str, Any] = (
             {"ExpectedBucketOwner": expected_bucket_owner} if expected_bucket_owner else {}
         )
-        for operation in ("PutObject", "DeleteObject"):
-            handler: Any = _take_store_write_answer  # botocore's stubs expect handlers -> None
-            client.meta.events.register_first(
-                f"needs-retry.s3.{operation}", handler, unique_id=_HANDLER_ID + operation
-            )
-        # Each request botocore is about to send (one a stub or another handler answers
-        # instead included; one whose handler raises not), only while a store call runs in
-        # the thread (`s3store._figures`).
-        counter: Any = count_request
-        client.meta.events.register_last("before-send.s3", counter,
-                                         unique_id=_HANDLER_ID + "count")
 
-    def get(self, key: str, *, max_bytes: int) -> StoredObject:
+    def _request(self, operation: str, key: str, params: Mapping[str, Any],
+                 **reading: Any) -> Request:
+        return Request(operation, {"Bucket": self.bucket, **params, **self._owner}, key,
+                       **reading)
+
+    def get(self, key: str, *, max_bytes: int) -> Steps[StoredObject]:
         """Read an object. Raises `NotFoundError`, `DocumentTooLargeError`, `StorageError`."""
-        with _translated(key):
-            response = self.client.get_object(Bucket=self.bucket, Key=key, **self._owner)
-            size = response.get("ContentLength", 0)
-            body = response["Body"]
-            try:
-                if size > max_bytes:
-                    raise DocumentTooLargeError(
-                        f"stored document is {size} bytes, over the limit of {max_bytes}",
-                        key=key, size=size, limit=max_bytes,
-                    )
-                data = body.read(max_bytes + 1)
-            finally:
-                body.close()
+        answer: Answer = yield self._request("get_object", key, {"Key": key},
+                                             body_limit=max_bytes)
+        response, data = answer.response, answer.body or b""
         if len(data) > max_bytes:
             raise DocumentTooLargeError(
                 f"stored document is over the limit of {max_bytes} bytes",
@@ -385,110 +437,46 @@ class ObjectClient:
             version_id=_version_id(response.get("VersionId")),
         )
 
-    def head(self, key: str, *, version_id: str | None = None) -> ObjectHead:
+    def head(self, key: str, *, version_id: str | None = None) -> Steps[ObjectHead]:
         """The current object's (or one version's) ETag, version id and write id.
 
         A read: botocore retries it. Raises `NotFoundError`, `StorageError`.
         """
         version: dict[str, Any] = {"VersionId": version_id} if version_id is not None else {}
-        with _translated(key):
-            response = self.client.head_object(
-                Bucket=self.bucket, Key=key, **version, **self._owner
-            )
+        answer: Answer = yield self._request("head_object", key, {"Key": key, **version})
+        response = answer.response
         return ObjectHead(
             etag=response["ETag"],
             version_id=_version_id(response.get("VersionId")),
             write_id=response.get("Metadata", {}).get(WRITE_ID_METADATA),
         )
 
-    def versioning_enabled(self, key: str) -> bool:
+    def versioning_enabled(self, key: str) -> Steps[bool]:
         """Does the bucket keep every version now (versioning `Enabled`, not `Suspended`)?
 
         Asked anew each time (versioning can be suspended at any moment). Raises
         `StorageError` (e.g. `AccessDenied` without `s3:GetBucketVersioning`).
         """
-        return self.versioning_status(key) == "Enabled"
+        return (yield from self.versioning_status(key)) == "Enabled"
 
-    def versioning_status(self, key: str = "") -> str:
+    def versioning_status(self, key: str = "") -> Steps[str]:
         """The bucket's versioning: "Enabled", "Suspended", or "off" (never enabled).
 
         Raises `StorageError` (`key` names what it was asked for, in the error).
         """
-        with _translated(key):
-            response = self.client.get_bucket_versioning(Bucket=self.bucket, **self._owner)
-        return str(response.get("Status") or "off")
+        answer: Answer = yield self._request("get_bucket_versioning", key, {})
+        return str(answer.response.get("Status") or "off")
 
-    def versions(self, key: str, *, page_size: int = 100) -> Iterator[ObjectVersion]:
-        """Every version of exactly `key` (delete markers left out), newest first, page by page.
+    def versions(self, key: str, *, page_size: int = 100) -> VersionListing:
+        """Every version of exactly `key` (delete markers left out), newest first, page by
+        page (`VersionListing.page`)."""
+        return VersionListing(self._request("list_object_versions", key,
+                                            {"Prefix": key, "MaxKeys": page_size}))
 
-        Raises `StorageError` — code `RepeatedListingPage` when the server repeats a page
-        or a version (some S3-compatible servers loop) — rather than walking forever.
-        """
-        seen: set[str] = set()
-        pages = self._pages(self.client.list_object_versions, "ListObjectVersions", key,
-                            _VERSION_MARKERS,
-                            Prefix=key, MaxKeys=page_size)
-        for response in pages:
-            for item in response.get("Versions", []):
-                if item["Key"] != key:
-                    if item["Key"] > key:
-                        return  # listed in key order: past ours, nothing more of it
-                    continue
-                version_id = str(item.get("VersionId") or _UNVERSIONED)
-                if version_id in seen:
-                    raise _repeated(key, f"version {version_id} listed twice",
-                                    "ListObjectVersions")
-                seen.add(version_id)
-                yield ObjectVersion(version_id, item["ETag"], item["LastModified"])
-
-    def keys(self, prefix: str = "", *, page_size: int = 1000) -> Iterator[str]:
-        """Every key under `prefix`, in key order, page by page (`ListObjectsV2`).
-
-        Raises `StorageError` — code `RepeatedListingPage` when the server repeats a page
-        or a key (it would loop) rather than walking forever, `UnorderedListing` when it
-        lists keys out of key order (callers here rely on the order).
-        """
-        last: str | None = None
-        firsts: set[str] = set()  # each page's first key: a page served again starts so
-        pages = self._pages(self.client.list_objects_v2, "ListObjectsV2", prefix, _KEY_MARKERS,
-                            Prefix=prefix, MaxKeys=page_size)
-        for response in pages:
-            for n, item in enumerate(response.get("Contents", [])):
-                key = item["Key"]
-                if last is not None and key <= last:
-                    if key == last or key in firsts:
-                        raise _repeated(prefix, f"key {key!r} listed again after {last!r}",
-                                        "ListObjectsV2")
-                    raise StorageError(
-                        f"the server lists keys out of order ({key!r} after {last!r}); this "
-                        "walk needs S3's key order (directory buckets list unordered)",
-                        key=prefix, code=UNORDERED_LISTING, transient=False)
-                if n == 0:
-                    firsts.add(key)
-                last = key
-                yield key
-
-    def _pages(self, list_page: Callable[..., Any], operation: str, key: str,
-               markers: tuple[tuple[str, str], ...], **params: Any) -> Iterator[Any]:
-        """The pages of one listing; `markers` pairs each field naming the next page in
-        an answer with the parameter that asks for it. A page asked for twice (or a
-        truncated page naming none) is the server looping: `StorageError`."""
-        asked: dict[str, str] = {}
-        seen: set[tuple[str, ...]] = set()
-        while True:
-            with _translated(key):
-                response = list_page(Bucket=self.bucket, **params, **asked, **self._owner)
-            yield response
-            if not response.get("IsTruncated"):
-                return
-            following = tuple(str(response.get(field) or "") for field, _ in markers)
-            if following in seen or not any(following):
-                raise _repeated(key, f"the page after {following} was asked for twice"
-                                if following in seen else "a truncated page names no next page",
-                                operation)
-            seen.add(following)
-            asked = {param: value for (_, param), value in zip(markers, following, strict=True)
-                     if value}
+    def keys(self, prefix: str = "", *, page_size: int = 1000) -> KeyListing:
+        """Every key under `prefix`, in key order, page by page (`KeyListing.page`)."""
+        return KeyListing(self._request("list_objects_v2", prefix,
+                                        {"Prefix": prefix, "MaxKeys": page_size}))
 
     def put(
         self,
@@ -499,7 +487,7 @@ class ObjectClient:
         if_match: str | None = None,
         if_none_match: bool = False,
         arguments: Mapping[str, Any] | None = None,
-    ) -> PutResult:
+    ) -> Steps[PutResult]:
         """Write an object stamped with `write_id`, conditionally.
 
         `if_match`: only replace the object with this ETag (`ConflictError` otherwise,
@@ -518,41 +506,150 @@ class ObjectClient:
             condition["IfNoneMatch"] = "*"
         header = ("If-None-Match on PutObject" if if_none_match
                   else "If-Match on PutObject" if if_match else None)
-        with _translated(key, etag=if_match, if_none_match=if_none_match, write=True,
-                         header=header):
-            response = _store_write(self.client.put_object)(
-                Bucket=self.bucket,
-                Key=key,
-                Body=body,
-                Metadata=metadata,
-                **extra,
-                **condition,
-                **self._owner,
-            )
+        answer: Answer = yield self._request(
+            "put_object", key, {"Key": key, "Body": body, "Metadata": metadata, **extra,
+                                **condition},
+            etag=if_match, if_none_match=if_none_match, write=True, header=header)
+        response = answer.response
         log.debug("PUT %s if_match=%s create=%s -> %s", key, if_match, if_none_match,
                   response["ETag"])
         return PutResult(response["ETag"], _version_id(response.get("VersionId")))
 
-    def delete(self, key: str, *, if_match: str | None = None) -> None:
+    def delete(self, key: str, *, if_match: str | None = None) -> Steps[None]:
         """Delete an object; with `if_match`, only that version (`ConflictError` otherwise).
 
         A conditional delete is sent once, like `put`; a lost answer is `AnswerLost`.
+        Without `if_match` it is idempotent: botocore may retry it as it likes.
         """
-        if if_match is None:  # idempotent: botocore may retry it as it likes
-            with _translated(key):
-                self.client.delete_object(Bucket=self.bucket, Key=key, **self._owner)
+        if if_match is None:
+            yield self._request("delete_object", key, {"Key": key})
         else:
-            with _translated(key, etag=if_match, write=True,
-                             header="If-Match on DeleteObject"):
-                _store_write(self.client.delete_object)(
-                    Bucket=self.bucket, Key=key, IfMatch=if_match, **self._owner
-                )
+            yield self._request("delete_object", key, {"Key": key, "IfMatch": if_match},
+                                etag=if_match, write=True, header="If-Match on DeleteObject")
         log.debug("DELETE %s if_match=%s", key, if_match)
 
 
-_VERSION_MARKERS: Final = (("NextKeyMarker", "KeyMarker"),
-                           ("NextVersionIdMarker", "VersionIdMarker"))
-_KEY_MARKERS: Final = (("NextContinuationToken", "ContinuationToken"),)
+T = TypeVar("T")
+
+
+class Listing(Protocol[T]):
+    """A listing read a page at a time: `page()` is the steps of the next page's items
+    (None: no more)."""
+
+    def page(self) -> Steps[list[T] | None]: ...
+
+
+class _Pages:
+    """The pages of one listing, asked for one at a time; `_MARKERS` pairs each field
+    naming the next page in an answer with the parameter that asks for it. A page asked
+    for twice (or a truncated page naming none) is the server looping: `StorageError`."""
+
+    _MARKERS: tuple[tuple[str, str], ...] = ()
+    _OPERATION = ""
+
+    def __init__(self, request: Request) -> None:
+        self._request = request
+        self._asked: dict[str, str] = {}
+        self._seen: set[tuple[str, ...]] = set()
+        self._done = False
+        self._loop: StorageError | None = None
+
+    def _next(self) -> Steps[Mapping[str, Any] | None]:
+        """The next page's answer (None: the listing is over). A loop found in a page's
+        markers is raised when the page after it is asked for: its own items still count."""
+        if self._loop is not None:
+            loop, self._loop, self._done = self._loop, None, True
+            raise loop
+        if self._done:
+            return None
+        request = self._request
+        answer: Answer = yield replace(request, params={**request.params, **self._asked})
+        response = answer.response
+        if not response.get("IsTruncated"):
+            self._done = True
+            return response
+        following = tuple(str(response.get(name) or "") for name, _ in self._MARKERS)
+        if following in self._seen or not any(following):
+            self._loop = _repeated(request.key, f"the page after {following} was asked for "
+                                   "twice" if following in self._seen
+                                   else "a truncated page names no next page", self._OPERATION)
+            return response
+        self._seen.add(following)
+        self._asked = {param: value
+                       for (_, param), value in zip(self._MARKERS, following, strict=True)
+                       if value}
+        return response
+
+
+class VersionListing(_Pages):
+    """`ObjectClient.versions`: raises `StorageError` — code `RepeatedListingPage` when the
+    server repeats a page or a version (some S3-compatible servers loop) — rather than
+    walking forever."""
+
+    _MARKERS = (("NextKeyMarker", "KeyMarker"), ("NextVersionIdMarker", "VersionIdMarker"))
+    _OPERATION = "ListObjectVersions"
+
+    def __init__(self, request: Request) -> None:
+        super().__init__(request)
+        self._versions: set[str] = set()
+
+    def page(self) -> Steps[list[ObjectVersion] | None]:
+        """The next page's versions of the key (None: no more)."""
+        key = self._request.key
+        response = yield from self._next()
+        if response is None:
+            return None
+        versions: list[ObjectVersion] = []
+        for item in response.get("Versions", []):
+            if item["Key"] != key:
+                if item["Key"] > key:
+                    self._done = True  # listed in key order: past ours, nothing more of it
+                    break
+                continue
+            version_id = str(item.get("VersionId") or _UNVERSIONED)
+            if version_id in self._versions:
+                self._done = True
+                raise _repeated(key, f"version {version_id} listed twice", self._OPERATION)
+            self._versions.add(version_id)
+            versions.append(ObjectVersion(version_id, item["ETag"], item["LastModified"]))
+        return versions
+
+
+class KeyListing(_Pages):
+    """`ObjectClient.keys`: raises `StorageError` — code `RepeatedListingPage` when the
+    server repeats a page or a key (it would loop) rather than walking forever,
+    `UnorderedListing` when it lists keys out of key order (callers here rely on it)."""
+
+    _MARKERS = (("NextContinuationToken", "ContinuationToken"),)
+    _OPERATION = "ListObjectsV2"
+
+    def __init__(self, request: Request) -> None:
+        super().__init__(request)
+        self._last: str | None = None
+        self._firsts: set[str] = set()  # each page's first key: a page served again starts so
+
+    def page(self) -> Steps[list[str] | None]:
+        """The next page's keys (None: no more)."""
+        response = yield from self._next()
+        if response is None:
+            return None
+        keys: list[str] = []
+        for n, item in enumerate(response.get("Contents", [])):
+            key, last = item["Key"], self._last
+            if last is not None and key <= last:
+                self._done = True
+                if key == last or key in self._firsts:
+                    raise _repeated(self._request.key,
+                                    f"key {key!r} listed again after {last!r}", self._OPERATION)
+                raise StorageError(
+                    f"the server lists keys out of order ({key!r} after {last!r}); this "
+                    "walk needs S3's key order (directory buckets list unordered)",
+                    key=self._request.key, code=UNORDERED_LISTING, transient=False)
+            if n == 0:
+                self._firsts.add(key)
+            self._last = key
+            keys.append(key)
+        return keys
 
 
 def _repeated(key: str, what: str, operation: str) -> StorageError:

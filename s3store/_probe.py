@@ -32,6 +32,7 @@ from typing import Any, Final, TypeVar
 
 from s3store._errors import ConflictError, NotFoundError, S3StoreError, StorageError
 from s3store._objects import RACING_CONDITIONAL_WRITES, AnswerLost, ObjectClient
+from s3store._steps import Steps
 
 __all__ = ["DELETE", "PUT_CHECKS", "Check", "ProbeReport", "Verdict", "probe", "run_checks"]
 
@@ -99,11 +100,11 @@ def _refused_by_server(exc: ConflictError, *codes: str) -> bool:
     return exc.code in codes
 
 
-def _conditional(request: Callable[[], T]) -> T:
+def _conditional(request: Steps[T]) -> Steps[T]:
     """Send the conditional request under test: a 501 is `not supported`, a 409 race and
     a lost answer are errors (the server judged nothing we can see)."""
     try:
-        return request()
+        return (yield from request)
     except AnswerLost as exc:
         raise _Verdict(Verdict.ERROR, f"an answer was lost ({exc.detail}): the verdict is "
                        "unknown, probe again", code="AnswerLost") from None
@@ -119,37 +120,39 @@ def _conditional(request: Callable[[], T]) -> T:
         raise
 
 
-def _put(objects: ObjectClient, key: str, n: int, **condition: Any) -> str:
+def _put(objects: ObjectClient, key: str, n: int, **condition: Any) -> Steps[str]:
     body = b'{"probe":%d}' % n
-    return _conditional(lambda: objects.put(key, body, write_id=f"probe-{uuid.uuid4().hex}",
-                                            **condition)).etag
+    put = yield from _conditional(objects.put(key, body, write_id=f"probe-{uuid.uuid4().hex}",
+                                              **condition))
+    return put.etag
 
 
-def _plain_put(objects: ObjectClient, key: str) -> str:
+def _plain_put(objects: ObjectClient, key: str) -> Steps[str]:
     """The setup write of a check (no condition: its failures are the check's errors)."""
     try:
-        return objects.put(key, b'{"probe":0}', write_id=f"probe-{uuid.uuid4().hex}").etag
+        put = yield from objects.put(key, b'{"probe":0}', write_id=f"probe-{uuid.uuid4().hex}")
+        return put.etag
     except AnswerLost as exc:
         raise _Verdict(Verdict.ERROR, f"the setup write's answer was lost ({exc.detail}): "
                        "probe again", code="AnswerLost") from None
 
 
-def _exists(objects: ObjectClient, key: str) -> bool:
+def _exists(objects: ObjectClient, key: str) -> Steps[bool]:
     try:
-        objects.head(key)
+        yield from objects.head(key)
     except NotFoundError:
         return False
     return True
 
 
-def _check_create(objects: ObjectClient, key: str) -> str:
+def _check_create(objects: ObjectClient, key: str) -> Steps[str]:
     try:
-        _put(objects, key, 1, if_none_match=True)
+        yield from _put(objects, key, 1, if_none_match=True)
     except ConflictError as exc:
         raise _Verdict(Verdict.REFUSED, "a create with If-None-Match: * on a free key was "
                        f"refused ({exc.code})", code=exc.code) from None
     try:
-        _put(objects, key, 2, if_none_match=True)
+        yield from _put(objects, key, 2, if_none_match=True)
     except ConflictError as exc:
         if _refused_by_server(exc, _PRECONDITION_FAILED):
             return "a create on a free key landed; on a taken key it was refused (412)"
@@ -158,17 +161,17 @@ def _check_create(objects: ObjectClient, key: str) -> str:
                    "create overwrote the first")
 
 
-def _check_replace(objects: ObjectClient, key: str) -> str:
-    etag = _plain_put(objects, key)
+def _check_replace(objects: ObjectClient, key: str) -> Steps[str]:
+    etag = yield from _plain_put(objects, key)
     try:
-        _put(objects, key, 1, if_match=WRONG_ETAG)
+        yield from _put(objects, key, 1, if_match=WRONG_ETAG)
     except ConflictError as exc:
         if not _refused_by_server(exc, _PRECONDITION_FAILED):
             raise
     else:
         raise _ignored("the endpoint accepted If-Match with an ETag the object does not have")
     try:
-        _put(objects, key, 2, if_match=etag)
+        yield from _put(objects, key, 2, if_match=etag)
     except ConflictError as exc:
         raise _Verdict(Verdict.REFUSED, "a write with the object's own ETag was refused "
                        f"({exc.code}): no replace or update can succeed here",
@@ -176,13 +179,13 @@ def _check_replace(objects: ObjectClient, key: str) -> str:
     return "a wrong ETag refused (412), the object's own ETag accepted"
 
 
-def _check_missing(objects: ObjectClient, key: str) -> str:
+def _check_missing(objects: ObjectClient, key: str) -> Steps[str]:
     try:
-        _put(objects, key, 1, if_match=WRONG_ETAG)
+        yield from _put(objects, key, 1, if_match=WRONG_ETAG)
     except ConflictError as exc:
         if not _refused_by_server(exc, "NoSuchKey", _PRECONDITION_FAILED):
             raise
-        if _exists(objects, key):
+        if (yield from _exists(objects, key)):
             raise _ignored("the endpoint answered a PutObject whose If-Match named a missing "
                            "key as refused, and created the object") from None
         return f"refused ({exc.code}); nothing was created"
@@ -190,36 +193,36 @@ def _check_missing(objects: ObjectClient, key: str) -> str:
                    "key that does not exist")
 
 
-def _check_delete(objects: ObjectClient, key: str) -> str:
-    etag = _plain_put(objects, key)
+def _check_delete(objects: ObjectClient, key: str) -> Steps[str]:
+    etag = yield from _plain_put(objects, key)
     try:
-        _conditional(lambda: objects.delete(key, if_match=WRONG_ETAG))
+        yield from _conditional(objects.delete(key, if_match=WRONG_ETAG))
     except ConflictError as exc:
         if not _refused_by_server(exc, _PRECONDITION_FAILED):
             raise
     else:
-        if not _exists(objects, key):
+        if not (yield from _exists(objects, key)):
             raise _ignored("the endpoint deleted an object although If-Match named an ETag "
                            "it does not have")
         raise _ignored("the endpoint answered a delete with a wrong If-Match as done (the "
                        "object stayed: its answers cannot be trusted)")
     try:
-        _conditional(lambda: objects.delete(key, if_match=etag))
+        yield from _conditional(objects.delete(key, if_match=etag))
     except ConflictError as exc:
         raise _Verdict(Verdict.REFUSED, "a delete with the object's own ETag was refused "
                        f"({exc.code})", code=exc.code) from None
     return "a wrong ETag refused (412), the object's own ETag accepted"
 
 
-_BODIES: Final[dict[str, Callable[[ObjectClient, str], str]]] = {
+_BODIES: Final[dict[str, Callable[[ObjectClient, str], Steps[str]]]] = {
     CREATE: _check_create, REPLACE: _check_replace, MISSING: _check_missing,
     DELETE: _check_delete,
 }
 
 
-def _run(objects: ObjectClient, name: str, key: str) -> Check:
+def _run(objects: ObjectClient, name: str, key: str) -> Steps[Check]:
     try:
-        return Check(name, Verdict.HONOURED, _BODIES[name](objects, key), key=key)
+        return Check(name, Verdict.HONOURED, (yield from _BODIES[name](objects, key)), key=key)
     except _Verdict as outcome:
         return Check(name, outcome.verdict, outcome.detail, code=outcome.code, key=key,
                      error=outcome.error)
@@ -228,10 +231,10 @@ def _run(objects: ObjectClient, name: str, key: str) -> Check:
                      code=exc.code, key=key, error=exc)
 
 
-def _cleanup(objects: ObjectClient, key: str) -> str | None:
+def _cleanup(objects: ObjectClient, key: str) -> Steps[str | None]:
     """Delete a probe object (unconditionally); the key if that failed."""
     try:
-        objects.delete(key)
+        yield from objects.delete(key)
     except (S3StoreError, AnswerLost) as exc:
         log.warning("probe: could not delete %s (%s); delete it by hand", key,
                     getattr(exc, "code", None) or type(exc).__name__)
@@ -240,7 +243,7 @@ def _cleanup(objects: ObjectClient, key: str) -> str | None:
 
 
 def run_checks(objects: ObjectClient, names: Iterable[str], *, prefix: str = "",
-               left: list[str] | None = None) -> list[Check]:
+               left: list[str] | None = None) -> Steps[list[Check]]:
     """Run the named checks (`PUT_CHECKS`, `DELETE`), each on its own object under
     `{prefix}.s3store-probe/`, deleted afterwards (a key that could not be deleted is
     appended to `left`); never raises for a check (its verdict says what happened)."""
@@ -248,9 +251,9 @@ def run_checks(objects: ObjectClient, names: Iterable[str], *, prefix: str = "",
     for name in names:
         key = f"{prefix}.s3store-probe/{uuid.uuid4().hex}.json"
         try:
-            checks.append(_run(objects, name, key))
+            checks.append((yield from _run(objects, name, key)))
         finally:
-            failed = _cleanup(objects, key)
+            failed = yield from _cleanup(objects, key)
             if failed is not None and left is not None:
                 left.append(failed)
     return checks
@@ -273,13 +276,14 @@ def versioning_check(status: str | None, error: S3StoreError | None = None) -> C
                  code=status or "off")
 
 
-def probe(objects: ObjectClient, *, prefix: str = "") -> ProbeReport:
+def probe(objects: ObjectClient, *, prefix: str = "") -> Steps[ProbeReport]:
     """Every check against the bucket; never raises for a check (its verdict says what
     happened). `JsonStore.probe()` is the public way in."""
     left: list[str] = []
-    checks = run_checks(objects, [*PUT_CHECKS, DELETE], prefix=prefix, left=left)
+    checks = yield from run_checks(objects, [*PUT_CHECKS, DELETE], prefix=prefix, left=left)
     try:
-        versioning = versioning_check(objects.versioning_status(f"{prefix}.s3store-probe/"))
+        versioning = versioning_check(
+            (yield from objects.versioning_status(f"{prefix}.s3store-probe/")))
     except S3StoreError as exc:  # a missing permission must not hide the other results
         versioning = versioning_check(None, exc)
     return ProbeReport([*checks, versioning], left_behind=left)

@@ -36,6 +36,7 @@ from typing import Final
 
 from s3store._errors import NotFoundError, StorageError
 from s3store._objects import ObjectClient, ObjectHead
+from s3store._steps import Steps
 
 __all__ = ["VERSION_SEARCH_LIMIT", "Base", "Landed", "Outcome", "Resolution", "resolve"]
 
@@ -100,14 +101,15 @@ def unknown(reason: str) -> Resolution:
     return Resolution(Outcome.UNKNOWN, reason=reason)
 
 
-def resolve(objects: ObjectClient, key: str, *, ours: Collection[str], base: Base) -> Resolution:
-    """Find out whether one of the write ids in `ours` landed on `key`.
+def resolve(objects: ObjectClient, key: str, *, ours: Collection[str],
+            base: Base) -> Steps[Resolution]:
+    """Find out whether one of the write ids in `ours` landed on `key` (as steps).
 
     `base` is what the writes conditioned on (`Base(None)` for a create). Raises
     `StorageError` if S3 cannot be asked at all (the `HeadObject` failed).
     """
     try:
-        head: ObjectHead | None = objects.head(key)
+        head: ObjectHead | None = yield from objects.head(key)
     except NotFoundError:
         head = None
     if head is not None and head.write_id is not None and head.write_id in ours:
@@ -119,7 +121,8 @@ def resolve(objects: ObjectClient, key: str, *, ours: Collection[str], base: Bas
         return unknown("the bucket keeps no versions, and the object is not the one this "
                        "write conditioned on (or cannot be told from it)")
     try:
-        return _search_versions(objects, key, ours=ours, base=base, absent=head is None)
+        return (yield from _search_versions(objects, key, ours=ours, base=base,
+                                            absent=head is None))
     except NotFoundError:  # a listed version gone before it could be read (pruned, expired)
         return unknown("a version of the key vanished while it was being looked through")
     except StorageError as exc:
@@ -130,32 +133,38 @@ def resolve(objects: ObjectClient, key: str, *, ours: Collection[str], base: Bas
 
 def _search_versions(
     objects: ObjectClient, key: str, *, ours: Collection[str], base: Base, absent: bool
-) -> Resolution:
-    if not objects.versioning_enabled(key):
+) -> Steps[Resolution]:
+    if not (yield from objects.versioning_enabled(key)):
         return unknown("the bucket's versioning is not Enabled: what replaced the object "
                        "left no trace of what was there before")
     base_second = None
     heads = 0
-    for version in objects.versions(key):
-        second = version.last_modified.replace(microsecond=0)
-        if base_second is not None and second < base_second:
-            break  # older than the base's second: nothing of ours can be there
-        if base.version_id not in (None, _UNVERSIONED) and version.version_id == base.version_id:
-            base_second = second
-            continue
-        if heads == VERSION_SEARCH_LIMIT:
-            return unknown(f"more than {VERSION_SEARCH_LIMIT} versions came after the base")
-        heads += 1
-        head = objects.head(key, version_id=version.version_id)
-        if head.write_id is not None and head.write_id in ours:
-            return Resolution(Outcome.LANDED,
-                              Landed(head.write_id, head.etag, version.version_id))
-        if base.identifies(head):
-            base_second = second
-        elif version.version_id == _UNVERSIONED and base_second is None:
-            return unknown("a version written while versioning was suspended may have "
-                           "replaced this write without a trace")
+    listing = objects.versions(key)
+    walking = True
+    while walking and (page := (yield from listing.page())) is not None:
+        for version in page:
+            second = version.last_modified.replace(microsecond=0)
+            if base_second is not None and second < base_second:
+                walking = False  # older than the base's second: nothing of ours can be there
+                break
+            if (base.version_id not in (None, _UNVERSIONED)
+                    and version.version_id == base.version_id):
+                base_second = second
+                continue
+            if heads == VERSION_SEARCH_LIMIT:
+                return unknown(f"more than {VERSION_SEARCH_LIMIT} versions came after the base")
+            heads += 1
+            head = yield from objects.head(key, version_id=version.version_id)
+            if head.write_id is not None and head.write_id in ours:
+                return Resolution(Outcome.LANDED,
+                                  Landed(head.write_id, head.etag, version.version_id))
+            if base.identifies(head):
+                base_second = second
+            elif version.version_id == _UNVERSIONED and base_second is None:
+                return unknown("a version written while versioning was suspended may have "
+                               "replaced this write without a trace")
     if base_second is not None or base.etag is None:
         # Every version since the base (for a create: every version) without ours.
         return Resolution(Outcome.NOT_LANDED, base_is_current=base.etag is None and absent)
     return unknown("the version this write conditioned on is not among the key's versions")
+

@@ -30,6 +30,7 @@ from s3store._figures import note
 from s3store._objects import RACING_CONDITIONAL_WRITES, AnswerLost, ObjectClient
 from s3store._resolve import Base, Landed, Outcome, Resolution, resolve
 from s3store._retry import RetryPolicy, log_retry
+from s3store._steps import Steps, retried
 
 __all__ = ["Again", "ConditionalWriter", "LostWrites"]
 
@@ -73,11 +74,13 @@ class ConditionalWriter:
     """
 
     def __init__(self, objects: ObjectClient, *, resolve_lost_responses: bool = True) -> None:
+        # Every method is steps (`s3store._steps`): a front end makes their requests.
         self.objects = objects
         self.resolve_lost_responses = resolve_lost_responses
 
     def send(self, key: str, body: bytes, payload: Any, *, base: Base,
-             lost: LostWrites, arguments: Mapping[str, Any] | None = None) -> Landed | Resolution:
+             lost: LostWrites,
+             arguments: Mapping[str, Any] | None = None) -> Steps[Landed | Resolution]:
         """Send one conditional write of `body`; `payload` is what the caller wants back
         if this write turns out to be the one that landed (also found out later).
         `arguments`: the write options' `PutObject` parameters (None: the store's).
@@ -98,8 +101,10 @@ class ConditionalWriter:
         lost.bases[write_id] = base
         lost.unresolved = base
         try:
-            result = self.objects.put(key, body, write_id=write_id, if_match=base.etag,
-                                      if_none_match=base.etag is None, arguments=arguments)
+            result = yield from self.objects.put(key, body, write_id=write_id,
+                                                 if_match=base.etag,
+                                                 if_none_match=base.etag is None,
+                                                 arguments=arguments)
         except AnswerLost as exc:
             note("lost_answers")
             if not self.resolve_lost_responses:
@@ -113,7 +118,7 @@ class ConditionalWriter:
         if result is None:
             # Resolved here, not in the `except`: an error the resolution raises would get
             # the internal `AnswerLost` as its `__context__`.
-            return self.resolve_open(key, lost)
+            return (yield from self.resolve_open(key, lost))
         landed = Landed(write_id, result.etag, result.version_id)
         # Recorded before anything else: a thread interrupted from here on leaves a round
         # whose write is known to have landed, not one that looks unsent.
@@ -121,7 +126,7 @@ class ConditionalWriter:
         self._answered(write_id, lost)
         return landed
 
-    def resolve_open(self, key: str, lost: LostWrites) -> Landed | Resolution:
+    def resolve_open(self, key: str, lost: LostWrites) -> Steps[Landed | Resolution]:
         """Resolve the operation's unresolved lost answer (`lost.unresolved` is its base).
 
         Raises `StorageError` if S3 cannot be asked (the write then stays unresolved).
@@ -129,7 +134,7 @@ class ConditionalWriter:
         base = lost.unresolved
         if base is None:
             raise RuntimeError("no lost answer to resolve")
-        resolution = resolve(self.objects, key, ours=lost.sent, base=base)
+        resolution = yield from resolve(self.objects, key, ours=lost.sent, base=base)
         lost.unresolved = None
         note(_RESOLVED[resolution.outcome])
         log.debug("%s: lost answer resolved as %s %s", key, resolution.outcome.value,
@@ -148,13 +153,13 @@ class ConditionalWriter:
         lost.bases.pop(write_id, None)
         lost.unresolved = None
 
-    def landed_after_refusal(self, key: str, lost: LostWrites) -> Landed | None:
+    def landed_after_refusal(self, key: str, lost: LostWrites) -> Steps[Landed | None]:
         """After a 412 / 404 that followed a lost answer: is one of ours the current object?
         (An earlier write of this operation that landed makes its resend fail.)"""
         if not lost:
             return None
         try:
-            head = self.objects.head(key)
+            head = yield from self.objects.head(key)
         except NotFoundError:
             return None
         if head.write_id is not None and head.write_id in lost.sent:
@@ -165,7 +170,7 @@ class ConditionalWriter:
 
     def write(self, key: str, body: bytes, *, base: Base, retry: RetryPolicy,
               arguments: Mapping[str, Any] | None = None,
-              ends_at: float | None = None) -> Landed:
+              ends_at: float | None = None) -> Steps[Landed]:
         """A single conditional write, sent again (with the same `arguments`, as `send`
         takes them) while it provably did not land, until `retry` or `ends_at`
         (`time.monotonic()`) gives up.
@@ -176,18 +181,18 @@ class ConditionalWriter:
         lost = LostWrites()
         refused: type[ConflictError] = AlreadyExistsError if base.etag is None else ConflictError
 
-        def attempt() -> Landed:
+        def attempt() -> Steps[Landed]:
             try:
                 if lost.unresolved is not None:  # an earlier resolution failed: it comes first
-                    outcome = self.resolve_open(key, lost)
+                    outcome = yield from self.resolve_open(key, lost)
                 else:
-                    outcome = self.send(key, body, None, base=base, lost=lost,
-                                        arguments=arguments)
+                    outcome = yield from self.send(key, body, None, base=base, lost=lost,
+                                                   arguments=arguments)
             except ConflictError as exc:
                 note("conflicts")
                 if exc.code == RACING_CONDITIONAL_WRITES:
                     raise Again from exc  # 409: nothing landed; S3 asks for a retry
-                landed = self.landed_after_refusal(key, lost)
+                landed = yield from self.landed_after_refusal(key, lost)
                 if landed is not None:
                     return landed
                 raise
@@ -205,25 +210,25 @@ class ConditionalWriter:
             raise OutcomeUnknownError(f"the answer was lost and nobody can tell whether this "
                                       f"write landed: {outcome.reason}", key=key, etag=base.etag)
 
-        landed: Landed = self._retrying(key, attempt, retry, lost, ends_at=ends_at,
-                                        operation="write")
+        landed: Landed = yield from self._retrying(key, attempt, retry, lost, ends_at=ends_at,
+                                                   operation="write")
         return landed
 
     def delete(self, key: str, *, base: Base, retry: RetryPolicy,
-               ends_at: float | None = None) -> None:
+               ends_at: float | None = None) -> Steps[None]:
         """A conditional delete, sent again while it provably did not happen.
 
         Raises `ConflictError`, `OutcomeUnknownError`, `StorageError`.
         """
         lost = LostWrites()
 
-        def attempt() -> None:
+        def attempt() -> Steps[None]:
             try:
                 if lost.unresolved is None:
                     lost.open.add("delete")
                     lost.unresolved = base
                     note("attempts")
-                    self.objects.delete(key, if_match=base.etag)
+                    yield from self.objects.delete(key, if_match=base.etag)
                     self._answered("delete", lost)
                     return
             except AnswerLost as exc:
@@ -243,15 +248,16 @@ class ConditionalWriter:
                 if exc.transient:
                     raise Again from exc
                 raise
-            self._resolve_delete(key, base, lost)
+            yield from self._resolve_delete(key, base, lost)
 
-        self._retrying(key, attempt, retry, lost, ends_at=ends_at, operation="delete")
+        yield from self._retrying(key, attempt, retry, lost, ends_at=ends_at,
+                                  operation="delete")
 
-    def _resolve_delete(self, key: str, base: Base, lost: LostWrites) -> None:
+    def _resolve_delete(self, key: str, base: Base, lost: LostWrites) -> Steps[None]:
         """What became of a conditional delete whose answer was lost: sent again (`Again`)
         only if the object is provably still the version to delete."""
         try:
-            head = self.objects.head(key)
+            head = yield from self.objects.head(key)
         except NotFoundError:
             # Gone: by this delete, or by another writer's (which this one's, had it
             # not landed, would then have failed on). Nobody can tell which.
@@ -272,11 +278,11 @@ class ConditionalWriter:
                                   key=key, etag=base.etag)
 
     @staticmethod
-    def _retrying(key: str, attempt: Callable[[], Any], retry: RetryPolicy,
-                  lost: LostWrites, *, ends_at: float | None, operation: str) -> Any:
+    def _retrying(key: str, attempt: Callable[[], Steps[Any]], retry: RetryPolicy,
+                  lost: LostWrites, *, ends_at: float | None, operation: str) -> Steps[Any]:
         try:
-            return retry.retrying(Again, ends_at=ends_at,
-                                  before_sleep=log_retry(operation, key))(attempt)
+            return (yield from retried(retry.retrying(
+                Again, ends_at=ends_at, before_sleep=log_retry(operation, key)), attempt))
         except tenacity.RetryError as exc:
             attempts = exc.last_attempt.attempt_number
             log.warning("%s %s: gave up after %d attempts (the retry policy's budget is "

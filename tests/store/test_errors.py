@@ -17,7 +17,8 @@ from s3store import (
     S3StoreError,
     StorageError,
 )
-from s3store._objects import ObjectClient, translate_client_error
+from s3store._objects import translate_client_error
+from tests.steps import Blocking
 
 
 def client_error(status: int, code: str, operation: str = "PutObject") -> ClientError:
@@ -112,7 +113,7 @@ def test_a_raw_urllib3_error_while_reading_is_a_transient_storage_error() -> Non
         get_object=lambda **kwargs: {"Body": _Body(), "ETag": '"e"', "ContentLength": 3},
     )
     with pytest.raises(StorageError) as caught:
-        ObjectClient(client, "bucket").get("k", max_bytes=100)
+        Blocking(client, "bucket").get("k", max_bytes=100)
     assert caught.value.transient and caught.value.key == "k"
 
 

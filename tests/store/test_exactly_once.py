@@ -216,7 +216,7 @@ def test_7_a_failing_round_gives_every_caller_the_typed_error(local_s3: LocalS3)
 
     batch = [Pending(appender(n)) for n in range(6)]
     local_s3.inject("access_denied")
-    store._commit(KEY, batch)
+    store._run(store._commit(KEY, batch))
     errors = [pending.error for pending in batch]
     assert all(isinstance(e, StorageError) and e.code == "AccessDenied" for e in errors)
     assert len({id(e) for e in errors}) == 6  # one each: raised in six threads

@@ -20,6 +20,7 @@ from s3store import Document, JsonStore, RetryPolicy
 from s3store._commit import GroupCommit, Pending
 from s3store.testing import LocalS3
 from tests.hooks import HeldRound, act_before, land_then_raise
+from tests.steps import submit
 
 KEY = "doc.json"
 NO_WAIT = RetryPolicy(sleep=lambda _: None)
@@ -162,7 +163,7 @@ def test_a_leader_interrupted_after_its_write_was_answered_hands_on_what_landed(
     real_send = store._writer.send
 
     def send_then_interrupt(*args: Any, **kwargs: Any) -> Any:
-        outcome = real_send(*args, **kwargs)
+        outcome = yield from real_send(*args, **kwargs)
         sends["n"] += 1
         if sends["n"] == 1:  # the second round's write (the leader's was already under
             # way): landed, answered, recorded
@@ -191,7 +192,7 @@ def test_10_a_mutation_raising_a_base_exception_fails_only_its_own_caller(
         raise KeyboardInterrupt
 
     batch = [Pending(append("a")), Pending(interrupted), Pending(append("c"))]
-    store._commit(KEY, batch)
+    store._run(store._commit(KEY, batch))
     assert batch[0].outcome().value == ["a", "c"]
     with pytest.raises(KeyboardInterrupt):
         batch[1].outcome()
@@ -276,7 +277,7 @@ class GatedRounds:
     def submit(self, name: str) -> None:
         def target() -> None:
             try:
-                self.group.submit("k", Pending(lambda v: v), self.flush)
+                submit(self.group, "k", Pending(lambda v: v), self.flush)
                 self.outcomes[name] = "ok"
             except BaseException as exc:  # the outcome is what is checked
                 self.outcomes[name] = type(exc).__name__

@@ -29,10 +29,12 @@ from botocore.exceptions import ConnectionClosedError, ConnectTimeoutError, Endp
 
 from s3store import JsonStore, OutcomeUnknownError, RetryPolicy, StorageError
 from s3store._commit import Pending, apply_mutations
-from s3store._objects import ObjectHead, ObjectVersion
+from s3store._objects import ObjectClient, ObjectHead, ObjectVersion
 from s3store._resolve import Base, Outcome, resolve
+from s3store._steps import run
 from s3store.testing import LocalS3
 from tests.hooks import act_before, land_then_raise
+from tests.steps import answered_by
 
 KEY = "doc.json"
 NO_WAIT = RetryPolicy(sleep=lambda _: None)
@@ -54,7 +56,7 @@ class InterruptAt(logging.Handler):
 
 @pytest.fixture
 def interrupt_at() -> Iterator[Callable[[Callable[[logging.LogRecord], bool]], None]]:
-    logger = logging.getLogger("s3store._store")
+    logger = logging.getLogger("s3store._core")
     level, handlers = logger.level, list(logger.handlers)
 
     def install(matches: Callable[[logging.LogRecord], bool]) -> None:
@@ -231,8 +233,9 @@ class SuspendedBucket:
 
 
 def test_a_null_version_id_never_identifies_the_base() -> None:
-    resolution = resolve(SuspendedBucket(), KEY, ours={"our-write"},  # type: ignore[arg-type]
-                         base=Base('"E1"', "base-write", "null"))
+    resolution = run(resolve(ObjectClient("bucket"), KEY, ours={"our-write"},
+                             base=Base('"E1"', "base-write", "null")),
+                     answered_by(SuspendedBucket()))
     assert resolution.outcome is Outcome.UNKNOWN
 
 

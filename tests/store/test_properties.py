@@ -23,6 +23,7 @@ from s3store import (
 from s3store._codec import decode, encode
 from s3store._commit import GroupCommit, Pending
 from s3store._store import check_key
+from tests.steps import submit
 from tests.store.codecs import CODEC_NAMES, FAST_CODEC_NAMES, make_codec
 from tests.store.sim.simulation import Scheduler, SimCondition
 
@@ -197,7 +198,7 @@ def test_the_queue_answers_every_caller_once_and_empties(kinds: list[str], seed:
         scheduler.enter(f"c{index}")
         try:
             pending = Pending(lambda v: v, index)
-            group.submit("k", pending, flush)
+            submit(group, "k", pending, flush)
             outcomes[index] = "error" if pending.error else "ok"
         except (Leave, KeyboardInterrupt) as exc:
             outcomes[index] = type(exc).__name__

@@ -11,13 +11,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
 from s3store._errors import NotFoundError, StorageError
 from s3store._objects import ObjectClient, ObjectHead, ObjectVersion
 from s3store._resolve import VERSION_SEARCH_LIMIT, Base, Landed, Outcome, Resolution, resolve
+from s3store._steps import run
+from tests.steps import answered_by
 
 KEY = "doc.json"
 T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
@@ -71,8 +73,7 @@ class FakeBucket:
                                 T0 + timedelta(seconds=v.second, microseconds=v.micro))
 
     def resolve(self, ours: set[str], base: Base) -> Resolution:
-        objects = cast(ObjectClient, _Adapter(self))
-        return resolve(objects, KEY, ours=ours, base=base)
+        return _Adapter(self).resolve(ours=ours, base=base)
 
     @property
     def version_heads(self) -> list[str | None]:
@@ -80,10 +81,16 @@ class FakeBucket:
 
 
 class _Adapter:
+    """Answers the requests of `resolve()`'s steps from the fake bucket: the steps do no
+    I/O, so no client and no HTTP are needed to drive them."""
+
     def __init__(self, bucket: FakeBucket) -> None:
         self.head = bucket.head
         self.versioning_enabled = bucket.versioning_enabled
         self.versions = bucket.versions_of
+
+    def resolve(self, *, ours: set[str], base: Base) -> Resolution:
+        return run(resolve(ObjectClient("bucket"), KEY, ours=ours, base=base), answered_by(self))
 
 
 def rivals(count: int, *, start: int = 100, second: int = 10) -> list[Version]:
@@ -286,4 +293,4 @@ def test_a_failing_head_of_the_current_object_is_raised() -> None:
     adapter = _Adapter(bucket)
     adapter.head = refuse
     with pytest.raises(StorageError):
-        resolve(cast(ObjectClient, adapter), KEY, ours={"ours-w"}, base=Base('"base"'))
+        adapter.resolve(ours={"ours-w"}, base=Base('"base"'))

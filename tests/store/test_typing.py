@@ -115,15 +115,15 @@ def test_a_users_typed_code_gets_precise_types_and_wrong_mutations_fail(tmp_path
     revealed = {marker: lines[0] for marker, lines in found.items() if marker.startswith("R")}
     steps = "list[TypedDict(good.Step, {name: str, done: bool})]"
     assert revealed == {
-        "R1": f'note: Revealed type is "s3store._store.Document[{steps}]"',
-        "R2": f'note: Revealed type is "s3store._store.Document[{steps}]"',
-        "R3": 'note: Revealed type is "s3store._store.Document[int]"',
-        "R4": f'note: Revealed type is "s3store._store.Document[{steps}]"',
-        "R5": 'note: Revealed type is "s3store._store.Document[Any]"',
+        "R1": f'note: Revealed type is "s3store._core.Document[{steps}]"',
+        "R2": f'note: Revealed type is "s3store._core.Document[{steps}]"',
+        "R3": 'note: Revealed type is "s3store._core.Document[int]"',
+        "R4": f'note: Revealed type is "s3store._core.Document[{steps}]"',
+        "R5": 'note: Revealed type is "s3store._core.Document[Any]"',
         "R6": 'note: Revealed type is "str"',
-        "R7": 'note: Revealed type is "s3store._store.Document[list[good.Task]]"',
-        "R8": 'note: Revealed type is "s3store._store.Document[list[good.Task]]"',
-        "R9": 'note: Revealed type is "s3store._store.Document[list[good.Task]]"',
+        "R7": 'note: Revealed type is "s3store._core.Document[list[good.Task]]"',
+        "R8": 'note: Revealed type is "s3store._core.Document[list[good.Task]]"',
+        "R9": 'note: Revealed type is "s3store._core.Document[list[good.Task]]"',
     }, found
     errors = {marker for marker, lines in found.items()
               if marker.startswith("E") and any(" error: " in f" {line}" for line in lines)}

@@ -15,8 +15,9 @@ import pytest
 from botocore.stub import Stubber
 
 from s3store import StorageError
-from s3store._objects import REPEATED_LISTING, UNORDERED_LISTING, ObjectClient
+from s3store._objects import REPEATED_LISTING, UNORDERED_LISTING
 from s3store.testing import LocalS3
+from tests.steps import Blocking
 
 KEY = "k"
 WHEN = datetime(2026, 1, 1, tzinfo=UTC)
@@ -28,7 +29,7 @@ def versioned() -> Iterator[LocalS3]:
         yield s3
 
 
-def count_listings(objects: ObjectClient) -> list[dict[str, Any]]:
+def count_listings(objects: Blocking) -> list[dict[str, Any]]:
     calls: list[dict[str, Any]] = []
     objects.client.meta.events.register(
         "before-parameter-build.s3.ListObjectVersions",
@@ -44,7 +45,7 @@ def test_every_version_of_the_key_newest_first_across_pages(
              for n in range(3)]
     client.put_object(Bucket=versioned.bucket, Key="k/after", Body=b"other")  # "k" < "k/" < "k2"
     client.put_object(Bucket=versioned.bucket, Key="k2", Body=b"other")
-    objects = ObjectClient(client, versioned.bucket)
+    objects = Blocking(client, versioned.bucket)
     listed = list(objects.versions(KEY, page_size=page_size))
     assert [v.etag for v in listed] == etags[::-1]
     assert len({v.version_id for v in listed}) == 3
@@ -59,7 +60,7 @@ def test_the_walk_stops_at_the_first_other_key_without_asking_for_more(
         client.put_object(Bucket=versioned.bucket, Key=KEY, Body=f"v{n}".encode())
     for other in ("k/a", "k/b", "k2"):
         client.put_object(Bucket=versioned.bucket, Key=other, Body=b"other")
-    objects = ObjectClient(client, versioned.bucket)
+    objects = Blocking(client, versioned.bucket)
     calls = count_listings(objects)
     assert len(list(objects.versions(KEY, page_size=1))) == 2
     # Two pages of ours, then the page holding "k/a" ends the walk: "k/b" and "k2" are
@@ -75,19 +76,19 @@ def test_delete_markers_are_left_out_and_an_unversioned_object_is_null(
     client = versioned.client()
     etag = client.put_object(Bucket=versioned.bucket, Key=KEY, Body=b"one")["ETag"]
     client.delete_object(Bucket=versioned.bucket, Key=KEY)  # a delete marker on top
-    objects = ObjectClient(client, versioned.bucket)
+    objects = Blocking(client, versioned.bucket)
     assert [v.etag for v in objects.versions(KEY)] == [etag]
     with LocalS3() as plain:
         plain_client = plain.client()
         plain_client.put_object(Bucket=plain.bucket, Key=KEY, Body=b"one")
-        listed = list(ObjectClient(plain_client, plain.bucket).versions(KEY))
+        listed = list(Blocking(plain_client, plain.bucket).versions(KEY))
         assert [v.version_id for v in listed] == ["null"]
 
 
 def test_a_key_with_no_versions_lists_nothing(versioned: LocalS3) -> None:
     client = versioned.client()
     client.put_object(Bucket=versioned.bucket, Key="k2", Body=b"other")
-    assert list(ObjectClient(client, versioned.bucket).versions(KEY)) == []
+    assert list(Blocking(client, versioned.bucket).versions(KEY)) == []
 
 
 # --- servers that loop ------------------------------------------------------------------
@@ -105,7 +106,7 @@ def page(*items: dict[str, Any], next_marker: tuple[str, str] | None = None) -> 
 
 
 def stubbed(*pages: dict[str, Any], operation: str = "list_object_versions"
-            ) -> tuple[ObjectClient, Stubber]:
+            ) -> tuple[Blocking, Stubber]:
     """An ObjectClient whose `operation` answers `pages` in turn (botocore's Stubber)."""
     with LocalS3() as s3:
         client = s3.client()
@@ -113,7 +114,7 @@ def stubbed(*pages: dict[str, Any], operation: str = "list_object_versions"
     for response in pages:
         stubber.add_response(operation, response)
     stubber.activate()
-    return ObjectClient(client, "bucket"), stubber
+    return Blocking(client, "bucket"), stubber
 
 
 def test_stubbed_pages_are_followed_by_their_markers() -> None:
@@ -173,7 +174,7 @@ def key_page(*keys: str, next_page: str | None = None) -> dict[str, Any]:
     return response
 
 
-def stubbed_keys(*pages: dict[str, Any]) -> ObjectClient:
+def stubbed_keys(*pages: dict[str, Any]) -> Blocking:
     return stubbed(*pages, operation="list_objects_v2")[0]
 
 
@@ -203,7 +204,7 @@ def test_keys_walk_a_real_listing_under_a_prefix_page_by_page(versioned: LocalS3
     client = versioned.client()
     for key in ("a/1", "a/2", "a/3", "b/1"):
         client.put_object(Bucket=versioned.bucket, Key=key, Body=b"x")
-    objects = ObjectClient(client, versioned.bucket)
+    objects = Blocking(client, versioned.bucket)
     calls: list[dict[str, Any]] = []
     client.meta.events.register("before-parameter-build.s3.ListObjectsV2",
                                 lambda params, **_: calls.append(dict(params)))

@@ -19,11 +19,12 @@ from typing import Any
 import pytest
 from botocore.exceptions import SSLError
 
+import s3store._core
 import s3store._resolve
 import s3store._sent
-import s3store._store
 from s3store._commit import Pending
 from s3store._resolve import Outcome, Resolution
+from s3store._steps import Steps
 from tests.store.sim.simulation import Outcome as Run
 from tests.store.sim.simulation import run_seed
 
@@ -125,7 +126,7 @@ def test_negative_control_an_unknown_blind_append_applied_again_is_caught(
                             **named: Any) -> Pending:
         return Pending(mutate, default, True, *more, **named)
 
-    monkeypatch.setattr(s3store._store, "Pending", everyone_idempotent)
+    monkeypatch.setattr(s3store._core, "Pending", everyone_idempotent)
     assert first_violation(pytestconfig) is not None
 
 
@@ -134,10 +135,10 @@ def test_negative_control_a_free_key_taken_for_a_create_that_did_not_land_is_cau
     real = s3store._resolve._search_versions
 
     def absent_means_not_landed(objects: Any, key: str, *, ours: Any, base: Any,
-                                absent: bool) -> Resolution:
+                                absent: bool) -> Steps[Resolution]:
         if base.etag is None and absent:
             return Resolution(Outcome.NOT_LANDED, base_is_current=True)
-        return real(objects, key, ours=ours, base=base, absent=absent)
+        return (yield from real(objects, key, ours=ours, base=base, absent=absent))
 
     monkeypatch.setattr(s3store._resolve, "_search_versions", absent_means_not_landed)
     assert first_violation(pytestconfig) is not None
