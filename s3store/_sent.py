@@ -220,6 +220,25 @@ urllib3.exceptions (urllib3 2.8 and 1.26.20 read; ConnectionError is ProtocolErr
   HTTPWarning and its subclasses
                              MAYBE_SENT warnings, not request failures
 
+aiohttp, as aiobotocore (`s3store.aio`) drives it (aiobotocore 2.16 to 3.10,
+`httpsession.AIOHTTPSession.send`): it wraps what aiohttp raises into botocore's classes,
+the aiohttp error kept as the wrapper's `error`. ClientSSLError -> SSLError,
+ClientProxyConnectionError / ClientHttpProxyError -> ProxyConnectionError,
+ServerDisconnectedError / ClientPayloadError / BadStatusLine -> ConnectionClosedError,
+ServerTimeoutError -> ConnectTimeoutError if its text starts "connect", else
+ReadTimeoutError; then ClientConnectorError / ClientConnectionError / socket.gaierror ->
+EndpointConnectionError — every ClientConnectionError, so ClientOSError (a reset while
+the request is written or its answer awaited) too. Hence the rule above: an
+EndpointConnectionError or ConnectTimeoutError is NOT_SENT only if its `error` is:
+  ClientConnectorError       NOT_SENT   connector.py TCPConnector._wrap_create_connection:
+                                        the TCP connect failed [attempt]
+  ClientConnectorDNSError    NOT_SENT   connector.py _resolve_host: DNS [attempt]
+  ConnectionTimeoutError     NOT_SENT   client.py / connector.py: the connect timed out
+                                        (aiohttp >= 3.10) [attempt]
+  ClientOSError, ClientConnectionError, ServerTimeoutError and every other class
+                             MAYBE_SENT written, or reading the answer [sent]
+(urllib3's path wraps only NOT_SENT classes in these two: nothing changes for boto3.)
+
 Builtins that can escape the send path (through a handler, a custom http session, a raw
 urllib3 response, or botocore's CancelledError re-raise):
   socket.gaierror            NOT_SENT   only getaddrinfo/getnameinfo raise it: a DNS lookup,
@@ -255,6 +274,12 @@ import botocore.exceptions
 import botocore.parsers
 import urllib3.exceptions
 
+aiohttp: object
+try:
+    import aiohttp
+except ImportError:  # no `aio` extra: its classes are absent from the tables
+    aiohttp = None
+
 __all__ = ["MAYBE_SENT", "NOT_SENT", "request_may_have_been_sent"]
 
 
@@ -280,6 +305,7 @@ def _present(classes: tuple[type[BaseException], ...]) -> tuple[type[BaseExcepti
 
 bce = _Classes(botocore.exceptions)
 u3e = _Classes(urllib3.exceptions)
+aio = _Classes(aiohttp)  # aiobotocore's transport, when the `aio` extra is installed
 
 NOT_SENT: tuple[type[BaseException], ...] = _present((
     # Transport: the connect (or the DNS lookup before it) failed.
@@ -367,6 +393,9 @@ NOT_SENT: tuple[type[BaseException], ...] = _present((
     u3e.ProxySchemeUnsupported,
     # Builtins.
     socket.gaierror,
+    aio.ClientConnectorError,
+    aio.ClientConnectorDNSError,
+    aio.ConnectionTimeoutError,
 ))
 
 MAYBE_SENT: tuple[type[BaseException], ...] = _present((
@@ -475,7 +504,18 @@ MAYBE_SENT: tuple[type[BaseException], ...] = _present((
 _NOT_SENT: frozenset[type[BaseException]] = frozenset(NOT_SENT)
 
 
+_WRAPPERS: frozenset[type[BaseException]] = frozenset(
+    _present((bce.EndpointConnectionError, bce.ConnectTimeoutError)))
+
+
 def request_may_have_been_sent(exc: BaseException) -> bool:
     """False only for exception classes proven to be raised before the request could
-    reach the server."""
-    return type(exc) not in _NOT_SENT
+    reach the server — and, for botocore's connect errors, only if what they wrap (their
+    `error`) is proven so too: aiobotocore raises `EndpointConnectionError` for any aiohttp
+    `ClientConnectionError`, a reset after the request was written among them."""
+    if type(exc) not in _NOT_SENT:
+        return True
+    if type(exc) in _WRAPPERS:
+        wrapped = getattr(exc, "kwargs", {}).get("error")
+        return isinstance(wrapped, BaseException) and request_may_have_been_sent(wrapped)
+    return False

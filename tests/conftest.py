@@ -8,6 +8,7 @@ import pytest
 
 from s3store import JsonStore
 from s3store.testing import LocalS3
+from tests.frontends import FRONT_ENDS, Portal, portals
 from tests.helpers import FAST_RETRY
 from tests.servers import BACKENDS, Bucket, Localstack, Ministack, ServerProcess
 
@@ -23,6 +24,18 @@ def local_s3() -> Iterator[LocalS3]:
 def store(local_s3: LocalS3) -> JsonStore:
     """A JsonStore on the test's LocalS3."""
     return JsonStore(local_s3.client(), local_s3.bucket, retry=FAST_RETRY)
+
+
+@pytest.fixture
+def portal() -> Iterator[Portal]:
+    """An event loop in a thread of its own, for the async front end (`tests.frontends`)."""
+    yield from portals()
+
+
+@pytest.fixture(params=FRONT_ENDS)
+def front_end(request: pytest.FixtureRequest) -> str:
+    """Each front end in turn: "sync" (`JsonStore`), "async" (`AsyncJsonStore`)."""
+    return str(request.param)
 
 
 def _server(kind: type[ServerProcess]) -> Iterator[ServerProcess]:

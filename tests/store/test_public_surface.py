@@ -6,7 +6,7 @@ import pkgutil
 
 import s3store
 
-PUBLIC_MODULES = {"cli", "testing"}
+PUBLIC_MODULES = {"aio", "cli", "testing"}
 
 
 def test_every_other_module_of_the_package_is_private() -> None:

@@ -129,10 +129,20 @@ def _botocore_kwargs(cls: type[BaseException]) -> dict[str, Any]:
     return {field: "x" for _, field, _, _ in string.Formatter().parse(fmt) if field}
 
 
+def _connector_error(cls: type[BaseException]) -> BaseException:
+    """aiohttp's connect errors take the connection's key and the OSError."""
+    key = types.SimpleNamespace(ssl=None, host="h", port=1)
+    return cast(Callable[..., BaseException], cls)(key, OSError(111, "refused"))
+
+
 def instance_of(cls: type[BaseException]) -> BaseException:
     factory = _FACTORIES.get(cls)
     if factory is not None:
         return factory()
+    if cls.__module__.startswith("aiohttp") and "os_error" in str(
+            getattr(cls.__init__, "__code__", types.SimpleNamespace(co_varnames=()))
+            .co_varnames):
+        return _connector_error(cls)
     constructor = cast(Callable[..., BaseException], cls)
     if hasattr(cls, "fmt"):  # botocore's: keyword arguments that fill the message format
         return constructor(**_botocore_kwargs(cls))
@@ -428,3 +438,28 @@ def test_streaming_body_readlines_hands_out_urllib3s_exceptions(
     with pytest.raises(u3e.ProtocolError) as caught:
         body.readlines()
     assert request_may_have_been_sent(caught.value)
+
+
+# -- aiobotocore: botocore's connect errors wrapping aiohttp's ---------------------------
+
+@pytest.mark.parametrize(("wrapper", "wrapped", "sent"), [
+    (bce.EndpointConnectionError, "ClientOSError", True),  # a reset after writing
+    (bce.EndpointConnectionError, "ClientConnectionError", True),
+    (bce.EndpointConnectionError, "ClientConnectorError", False),  # the connect failed
+    (bce.EndpointConnectionError, "ClientConnectorDNSError", False),
+    (bce.ConnectTimeoutError, "ConnectionTimeoutError", False),
+    (bce.ConnectTimeoutError, "ServerTimeoutError", True),  # no proof it was the connect
+])
+def test_aiobotocores_connect_errors_are_judged_by_what_they_wrap(
+        wrapper: Callable[..., Exception], wrapped: str, sent: bool) -> None:
+    """aiobotocore raises EndpointConnectionError for every aiohttp ClientConnectionError,
+    a reset while the request is written among them: only a wrapped connect failure
+    proves the request unsent. (Judged by the wrapper's class alone, a write whose
+    answer a reset took would be sent again blind.)"""
+    aiohttp = pytest.importorskip("aiohttp")
+    cls = getattr(aiohttp, wrapped)
+    error = (_connector_error(cls) if issubclass(cls, aiohttp.ClientConnectorError)
+             else cls("connection reset by peer"))
+    exc = wrapper(endpoint_url="https://x", error=error)
+    assert request_may_have_been_sent(exc) is sent
+    assert not request_may_have_been_sent(wrapper(endpoint_url="https://x"))

@@ -29,6 +29,7 @@ from s3store import (
     StorageError,
 )
 from s3store.testing import LocalS3
+from tests.frontends import make_store
 from tests.helpers import FAST_RETRY, raw_bytes
 from tests.servers import BACKENDS, deviates
 
@@ -57,9 +58,14 @@ def backend(request: pytest.FixtureRequest) -> Iterator[tuple[Any, str, str]]:
 
 
 @pytest.fixture
-def contract(backend: tuple[Any, str, str]) -> tuple[JsonStore, Any, str]:
+def contract(request: pytest.FixtureRequest, front_end: str,
+             backend: tuple[Any, str, str]) -> tuple[JsonStore, Any, str]:
+    """The store under contract, through each front end (`tests.frontends`)."""
     client, bucket, prefix = backend
-    return JsonStore(client, bucket, retry=FAST_RETRY, max_document_bytes=4096), client, prefix
+    portal = request.getfixturevalue("portal") if front_end == "async" else None
+    store = make_store(front_end, client, bucket, portal, retry=FAST_RETRY,
+                       max_document_bytes=4096)
+    return store, client, prefix
 
 
 def test_create_then_get_round_trips(contract: tuple[JsonStore, Any, str]) -> None:
