@@ -12,6 +12,14 @@ BIN := $(VENV)/bin
 MIN_VENV := .venv-min
 MIN_STAMP := $(MIN_VENV)/.installed-stamp
 MIN_CONSTRAINTS := constraints/minimum.txt
+# test-min-aio: the async front end's suite at the `aio` extra's floors (aiobotocore needs
+# a newer botocore than the store's own floor, so it has a venv of its own).
+MIN_AIO_VENV := .venv-min-aio
+MIN_AIO_STAMP := $(MIN_AIO_VENV)/.installed-stamp
+MIN_AIO_CONSTRAINTS := constraints/minimum-aio.txt
+MIN_AIO_EXTRAS := .[test,aio]# (a variable: `call` would split its comma)
+# What test-min-aio runs: every test on the async front end, and the ones of asyncio alone.
+AIO_TESTS := -k "async or cancellation or aiobotocore"
 # ministack, the second S3 server of the suite (tests/servers.py): its own venv, since it
 # pins botocore to one exact version and the suite's botocore must be free to differ.
 MS_VENV := .venv-ministack
@@ -44,7 +52,7 @@ else
 $(error INSTALLER must be uv or pip, not $(INSTALLER))
 endif
 
-.PHONY: test test-min test-localstack compat lint typecheck pytest demo bench mutation clean
+.PHONY: test test-min test-min-aio test-localstack compat lint typecheck pytest demo bench mutation clean
 
 # One stamp per extra (.stamp-testing, .stamp-bench, ...), so that each target installs
 # only its own; each extra names the others it needs (pyproject.toml).
@@ -55,6 +63,10 @@ $(VENV)/.stamp-%: pyproject.toml
 $(MIN_STAMP): pyproject.toml $(MIN_CONSTRAINTS)
 	$(call install,$(MIN_VENV),-c $(MIN_CONSTRAINTS) -e '.[test]')
 	touch $(MIN_STAMP)
+
+$(MIN_AIO_STAMP): pyproject.toml $(MIN_AIO_CONSTRAINTS)
+	$(call install,$(MIN_AIO_VENV),-c $(MIN_AIO_CONSTRAINTS) -e '$(MIN_AIO_EXTRAS)')
+	touch $(MIN_AIO_STAMP)
 
 $(MS_STAMP): $(MS_REQUIREMENTS)
 	$(call install,$(MS_VENV),-r $(MS_REQUIREMENTS))
@@ -72,12 +84,16 @@ lint: $(VENV)/.stamp-lint
 typecheck: $(VENV)/.stamp-typecheck
 	$(BIN)/mypy
 
-pytest: $(VENV)/.stamp-test $(MS_STAMP)
+pytest: $(VENV)/.stamp-test $(VENV)/.stamp-aio $(MS_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # pytest only (the `test` extra: ruff and the stubs are not installed there).
 test-min: $(MIN_STAMP) $(MS_STAMP)
 	$(MIN_VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The async front end at the `aio` extra's floors (constraints/minimum-aio.txt).
+test-min-aio: $(MIN_AIO_STAMP) $(MS_STAMP)
+	$(MIN_AIO_VENV)/bin/pytest $(AIO_TESTS) $(PYTEST_ARGS)
 
 # The backend suites on LocalStack alone, its deviations from S3 asserted by name.
 test-localstack: $(VENV)/.stamp-test $(LS_STAMP)
@@ -97,9 +113,9 @@ mutation: $(VENV)/.stamp-mutation $(MS_STAMP)
 demo: $(VENV)/.stamp-testing
 	$(BIN)/s3store demo $(ARGS)
 
-bench: $(VENV)/.stamp-bench
+bench: $(VENV)/.stamp-bench $(VENV)/.stamp-aio
 	$(BIN)/s3store bench $(ARGS)
 
 clean:
-	rm -rf $(VENV) $(MIN_VENV) $(MS_VENV) $(LS_VENV) mutants .mypy_cache .ruff_cache \
+	rm -rf $(VENV) $(MIN_VENV) $(MIN_AIO_VENV) $(MS_VENV) $(LS_VENV) mutants .mypy_cache .ruff_cache \
 		.pytest_cache *.egg-info benchmarks/results

@@ -20,9 +20,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from benchmarks.asyncbench import ASYNC_OPTIONS, SHAPES, asyncio_table, measure_async
 from benchmarks.docsize import measure_sizes
 from benchmarks.harness import Measurement, Workload, measure
-from benchmarks.plot import write_sweep_figure
+from benchmarks.plot import write_async_figure, write_sweep_figure
 from benchmarks.report import (
     LEGEND,
     docsize_table,
@@ -54,8 +55,10 @@ DEFAULT_OUTPUT = _PACKAGE / "results"
 """Where results go unless `--output` says otherwise (ignored by git)."""
 DOCS_FIGURE = _PACKAGE.parent / "docs" / "bench-sweep.png"
 """The committed figure the README shows: written only with `--update-docs`."""
-JSON_NAME, FIGURE_NAME = "latest.json", "bench-sweep.png"
-PARTS = ("S1", "S2", "S3", "S4", "sweep", "sizes")
+JSON_NAME, FIGURE_NAME, ASYNC_FIGURE_NAME = "latest.json", "bench-sweep.png", "bench-async.png"
+DOCS_ASYNC_FIGURE = _PACKAGE.parent / "docs" / ASYNC_FIGURE_NAME
+"""The committed figure of the async column: written only with `--update-docs`."""
+PARTS = ("S1", "S2", "S3", "S4", "sweep", "sizes", "async")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -119,6 +122,14 @@ def _run(parts: set[str], results: Results, runner: _Runner) -> None:
             runner.host, sizes.docsize_bytes, sizes.docsize_updates,
             progress=lambda what: print(f"  sizes {what}", file=sys.stderr, flush=True))
         print(docsize_table(results.docsize), end="\n\n", flush=True)
+    if "async" in parts:
+        for shape, keys in SHAPES:
+            for name in ASYNC_OPTIONS:
+                print(f"  async {name}, {shape}", file=sys.stderr, flush=True)
+                results.asyncio.append(measure_async(
+                    runner.host, name, shape, keys, writers=sizes.async_writers,
+                    updates=sizes.async_updates, latency=results.latency))
+        print(asyncio_table(results.asyncio), end="\n\n", flush=True)
 
 
 def _shown(path: Path) -> str:
@@ -173,11 +184,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     output: Path = args.output
     write_json(output / JSON_NAME, results_json(results, targets, meta))
     written = [_shown(output / JSON_NAME)]
-    if results.sweep:
-        write_sweep_figure(results, output / FIGURE_NAME, quick=args.quick)
-        written.append(_shown(output / FIGURE_NAME))
+    figures = [(write_sweep_figure, FIGURE_NAME, DOCS_FIGURE)] if results.sweep else []
+    if results.asyncio:
+        figures.append((write_async_figure, ASYNC_FIGURE_NAME, DOCS_ASYNC_FIGURE))
+    for draw, name, committed in figures:
+        draw(results, output / name, quick=args.quick)
+        written.append(_shown(output / name))
         if args.update_docs:
-            shutil.copyfile(output / FIGURE_NAME, DOCS_FIGURE)
-            written.append(_shown(DOCS_FIGURE))
+            shutil.copyfile(output / name, committed)
+            written.append(_shown(committed))
     print(f"\nwrote {', '.join(written)}; {seconds:.0f} s in all")
     return 0

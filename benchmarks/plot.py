@@ -19,10 +19,12 @@ from typing import Final
 
 from matplotlib.figure import Figure
 
+from benchmarks.asyncbench import AsyncRow
 from benchmarks.harness import Measurement
 from benchmarks.scenarios import Results
 
-__all__ = ["PANELS", "option_label", "sweep_figure", "write_sweep_figure"]
+__all__ = ["ASYNC_PANELS", "PANELS", "async_figure", "option_label", "sweep_figure",
+           "write_async_figure", "write_sweep_figure"]
 
 PANELS: Final[tuple[tuple[str, str, Callable[[Measurement], float]], ...]] = (
     ("acknowledged updates/s", "linear", lambda m: m.updates_per_s),
@@ -81,6 +83,50 @@ def sweep_figure(results: Results, *, quick: bool) -> Figure:
                     f"{results.latency * 1000:g} ms per request)"
                     + (" --quick" if quick else ""))
     return figure
+
+
+ASYNC_PANELS: Final[tuple[tuple[str, Callable[[AsyncRow], float]], ...]] = (
+    ("acknowledged updates/s", lambda r: r.per_second),
+    ("requests per acknowledged update", lambda r: r.requests_per_update),
+    ("p99 latency of an acknowledged update (ms)", lambda r: r.p99_ms),
+)
+"""The async column's panels: y label, and what each plots of a row."""
+
+
+def async_figure(results: Results, *, quick: bool) -> Figure:
+    """The async column (`results.asyncio`): a bar per option in each shape, per panel.
+    Raises ValueError if it was not run."""
+    if not results.asyncio:
+        raise ValueError("no async column to draw: run the benchmark with --only async")
+    shapes = list(dict.fromkeys(row.shape for row in results.asyncio))
+    options = list(dict.fromkeys(row.option for row in results.asyncio))
+    figure = Figure(figsize=(15, 4.8), layout="constrained")
+    axes = figure.subplots(1, len(ASYNC_PANELS))
+    width = 0.8 / len(options)
+    for (label, value), ax in zip(ASYNC_PANELS, axes, strict=True):
+        for n, option in enumerate(options):
+            rows = {row.shape: row for row in results.asyncio if row.option == option}
+            ys = [value(rows[shape]) if shape in rows else math.nan for shape in shapes]
+            lost = any(row.lost for row in rows.values())
+            ax.bar([i + n * width for i in range(len(shapes))], ys, width,
+                   label=option + (" (loses updates)" if lost else ""),
+                   hatch="//" if lost else None)
+        ax.set_xticks([i + width * (len(options) - 1) / 2 for i in range(len(shapes))], shapes)
+        ax.set_ylabel(label)
+        ax.grid(visible=True, axis="y", alpha=0.3)
+    axes[0].legend(loc="best", fontsize="small")
+    first = results.asyncio[0]
+    figure.suptitle(f"{first.writers} concurrent updates ({first.updates // first.writers} "
+                    f"each), one event loop (LocalS3, {results.latency * 1000:g} ms per "
+                    "request)" + (" --quick" if quick else ""))
+    return figure
+
+
+def write_async_figure(results: Results, path: Path, *, quick: bool) -> None:
+    """Draw `results.asyncio` (`async_figure`) into the PNG at `path`."""
+    figure = async_figure(results, quick=quick)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
 
 
 def write_sweep_figure(results: Results, path: Path, *, quick: bool) -> None:

@@ -133,6 +133,7 @@ def results_json(results: Results, targets: list[Target], meta: dict[str, Any]) 
         "sweep": {option: {str(w): m.as_json() for w, m in sorted(points.items())}
                   for option, points in results.sweep.items()},
         "document_sizes": [row.as_json() for row in results.docsize],
+        "asyncio": [row.as_json() for row in results.asyncio],
         "targets": [{"name": t.name, "verdict": t.verdict, "detail": t.detail}
                     for t in targets],
     }

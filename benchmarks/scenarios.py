@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
+from benchmarks.asyncbench import AsyncRow
 from benchmarks.docsize import DocSizeRow
 from benchmarks.harness import KEY_PREFIX, Measurement, Task, Workload
 from benchmarks.updaters import BARE_PUT, OPTIONS, Option, option_named
@@ -55,13 +56,16 @@ class Sizes:
     docsize_bytes: tuple[int, ...] = (10_000, 100_000, 1_000_000, 5_000_000)
     docsize_updates: tuple[int, ...] = (100, 50, 25, 20)
     """Updates of each method at each of `docsize_bytes`."""
+    async_writers: int = 256
+    """Concurrent writers of the async column (`benchmarks.asyncbench`)."""
+    async_updates: int = 2
 
 
 DEFAULT_SIZES: Final = Sizes()
 """The issue's sizes (the sweep's updates per writer are ours)."""
 
 QUICK_SIZES: Final = Sizes(s1_updates=20, s2_updates=3, s3_updates=2, s4_jobs=32, s4_steps=5,
-                           sweep_updates=3, docsize_updates=(10, 5, 3, 2))
+                           sweep_updates=3, docsize_updates=(10, 5, 3, 2), async_writers=32)
 """Same shapes, fewer updates: for development."""
 
 SWEEP_OPTIONS: Final[tuple[Option, ...]] = OPTIONS
@@ -145,6 +149,8 @@ class Results:
     """Processes -> measurement of `SCALING_OPTION` in S3's shape (S3 itself included)."""
     docsize: list[DocSizeRow] = field(default_factory=list)
     """The document-size scenario: a row per codec and size."""
+    asyncio: list[AsyncRow] = field(default_factory=list)
+    """The async column: a row per option and shape."""
 
     def get(self, scenario: str, option: str) -> Measurement | None:
         """The measurement of `option` in `scenario`, if it was run."""

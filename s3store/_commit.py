@@ -75,6 +75,7 @@ class Pending:
     codec: Codec[Any] = JSON_CODEC  # how its mutation's value is decoded and encoded
     retry: Any = None  # the caller's RetryPolicy (None: the store's)
     ends_at: float | None = None  # when (time.monotonic()) the caller stops retrying
+    started: float | None = None  # when (time.monotonic()) the caller's call started
     figures: Any = None  # its figures, when it was answered before its round ended
 
     def outcome(self) -> Any:

@@ -326,7 +326,8 @@ class StoreCore:
             policy, ends_at = self._limits(call, retry, deadline)
             pending = Pending(mutate, default, idempotent, allow_none, owner=self._identity(),
                               options=self.write_options.merged(_checked_options(options)),
-                              codec=self._codec_for(codec), retry=policy, ends_at=ends_at)
+                              codec=self._codec_for(codec), retry=policy, ends_at=ends_at,
+                              started=call.started)
             try:
                 if self._group is None:
                     yield from self._commit(key, [pending])
@@ -556,7 +557,8 @@ class StoreCore:
     def _expired(key: str, pending: Pending) -> BaseException:
         """The error of a caller whose deadline passed while it was queued behind another
         round: nothing of it was sent."""
-        waited = time.monotonic() - (pending.ends_at or 0.0)
+        started = pending.started if pending.started is not None else pending.ends_at
+        waited = time.monotonic() - (started or 0.0)  # since its call started
         return RetriesExhaustedError(
             "the deadline passed while this update waited for another round of the key: "
             "nothing of it was sent", key=key, attempts=0, elapsed=max(0.0, waited))

@@ -1,5 +1,8 @@
 """Both front ends of the store behind one blocking interface, so that one suite runs on each.
 
+Without the `aio` extra (`make test-min`, which tests the store's own floors) only "sync"
+is in `FRONT_ENDS`; `make test-min-aio` runs the "async" half at the extra's floors.
+
 `FRONT_ENDS` names them: "sync" is `JsonStore` as it is; "async" is `AsyncJsonStore` on an
 aiobotocore client, its every call made as a task on one event loop that runs in a
 thread of its own (a portal, like anyio's `BlockingPortal`). A test's threads calling the
@@ -10,22 +13,23 @@ service does. Nothing but asyncio is used: no pytest plugin.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import threading
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import Future
 from contextlib import AsyncExitStack
-from typing import Any, TypeVar
-
-from aiobotocore.config import AioConfig
-from aiobotocore.session import get_session
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from s3store import JsonStore
-from s3store.aio import AsyncJsonStore
+
+if TYPE_CHECKING:
+    from s3store.aio import AsyncJsonStore
 
 __all__ = ["FRONT_ENDS", "BlockingAsyncStore", "Portal", "async_client_like", "make_store",
            "portals"]
 
-FRONT_ENDS = ("sync", "async")
+HAS_AIO = importlib.util.find_spec("aiobotocore") is not None
+FRONT_ENDS = ("sync", "async") if HAS_AIO else ("sync",)
 
 T = TypeVar("T")
 BOUND = 60.0  # seconds a portal call may take before the test fails (never a hang)
@@ -59,6 +63,9 @@ class Portal:
 def async_client_like(client: Any) -> Any:
     """An aiobotocore S3 client (an async context manager) for the endpoint, credentials,
     region and config of a boto3 `client`."""
+    from aiobotocore.config import AioConfig  # noqa: PLC0415 - the `aio` extra's
+    from aiobotocore.session import get_session  # noqa: PLC0415
+
     credentials = client._request_signer._credentials.get_frozen_credentials()
     options = dict(client.meta.config._user_provided_options)
     return get_session().create_client(
@@ -101,6 +108,8 @@ def make_store(front_end: str, client: Any, bucket: str, portal: Portal | None =
         return JsonStore(client, bucket, **options)
     if portal is None:
         raise ValueError("the async front end needs a portal")
+
+    from s3store.aio import AsyncJsonStore  # noqa: PLC0415 - the `aio` extra's
 
     async def made() -> AsyncJsonStore:
         return AsyncJsonStore(await portal.enter(async_client_like(client)), bucket, **options)

@@ -25,6 +25,8 @@ from typing import Any
 
 import pytest
 
+pytest.importorskip("aiobotocore", reason="the `aio` extra is not installed (make test-min)")
+
 from s3store import RetryPolicy
 from s3store._commit import GroupCommit
 from s3store._steps import Effect, Request, Sleep

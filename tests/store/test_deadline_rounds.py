@@ -69,6 +69,9 @@ def test_a_caller_queued_past_its_deadline_leaves_and_sends_nothing(s3: LocalS3)
     assert isinstance(error, RetriesExhaustedError) and error.attempts == 0, error
     assert "nothing of it was sent" in str(error)
     assert error.figures is not None and error.figures.attempts == 0
+    # its elapsed time counts from its call's start (it waited its whole deadline), not
+    # from the deadline
+    assert error.elapsed >= 0.2 and error.figures.elapsed >= error.elapsed * 0.99, error
     assert store.get(KEY).value == ["L"]
 
 

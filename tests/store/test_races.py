@@ -21,7 +21,6 @@ from typing import Any
 import pytest
 
 from s3store import JsonStore
-from s3store.aio import AsyncJsonStore
 from s3store.testing import connect
 from tests.frontends import FRONT_ENDS, async_client_like
 from tests.helpers import FAST_RETRY, naive_append
@@ -66,6 +65,7 @@ async def async_writers(endpoint_url: str, bucket: str, writers: list[str], naiv
                         updates: int, shared: int) -> list[str]:
     """Writer tasks on this loop, all on one aiobotocore client: the first `shared` of them
     through one `AsyncJsonStore`, each other one through a store of its own."""
+    from s3store.aio import AsyncJsonStore  # noqa: PLC0415 - the `aio` extra's
     async with async_client_like(connect(endpoint_url)) as client:
         one = AsyncJsonStore(client, bucket, retry=FAST_RETRY)
 
