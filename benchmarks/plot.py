@@ -85,12 +85,13 @@ def sweep_figure(results: Results, *, quick: bool) -> Figure:
     return figure
 
 
-ASYNC_PANELS: Final[tuple[tuple[str, Callable[[AsyncRow], float]], ...]] = (
-    ("acknowledged updates/s", lambda r: r.per_second),
-    ("requests per acknowledged update", lambda r: r.requests_per_update),
-    ("p99 latency of an acknowledged update (ms)", lambda r: r.p99_ms),
+ASYNC_PANELS: Final[tuple[tuple[str, str, Callable[[AsyncRow], float]], ...]] = (
+    ("acknowledged updates/s", "linear", lambda r: r.per_second),
+    ("requests per acknowledged update", "log", lambda r: r.requests_per_update),
+    ("p99 latency of an acknowledged update (ms)", "log", lambda r: r.p99_ms),
 )
-"""The async column's panels: y label, and what each plots of a row."""
+"""The async column's panels: y label, y scale, and what each plots of a row (the CAS
+loops' requests and seconds would flatten the stores' on a linear scale)."""
 
 
 def async_figure(results: Results, *, quick: bool) -> Figure:
@@ -103,7 +104,7 @@ def async_figure(results: Results, *, quick: bool) -> Figure:
     figure = Figure(figsize=(15, 4.8), layout="constrained")
     axes = figure.subplots(1, len(ASYNC_PANELS))
     width = 0.8 / len(options)
-    for (label, value), ax in zip(ASYNC_PANELS, axes, strict=True):
+    for (label, scale, value), ax in zip(ASYNC_PANELS, axes, strict=True):
         for n, option in enumerate(options):
             rows = {row.shape: row for row in results.asyncio if row.option == option}
             ys = [value(rows[shape]) if shape in rows else math.nan for shape in shapes]
@@ -113,7 +114,8 @@ def async_figure(results: Results, *, quick: bool) -> Figure:
                    hatch="//" if lost else None)
         ax.set_xticks([i + width * (len(options) - 1) / 2 for i in range(len(shapes))], shapes)
         ax.set_ylabel(label)
-        ax.grid(visible=True, axis="y", alpha=0.3)
+        ax.set_yscale(scale)
+        ax.grid(visible=True, axis="y", which="both", alpha=0.3)
     axes[0].legend(loc="best", fontsize="small")
     first = results.asyncio[0]
     figure.suptitle(f"{first.writers} concurrent updates ({first.updates // first.writers} "

@@ -69,8 +69,9 @@ def test_the_figure_has_a_bar_per_option_in_each_panel(rows: list[AsyncRow]) -> 
                       asyncio=rows)
     figure = async_figure(results, quick=True)
     axes = figure.get_axes()
-    assert [ax.get_ylabel() for ax in axes] == [label for label, _ in ASYNC_PANELS]
-    for ax, (_, value) in zip(axes, ASYNC_PANELS, strict=True):
+    assert [ax.get_ylabel() for ax in axes] == [label for label, _, _ in ASYNC_PANELS]
+    assert [ax.get_yscale() for ax in axes] == [scale for _, scale, _ in ASYNC_PANELS]
+    for ax, (_, _, value) in zip(axes, ASYNC_PANELS, strict=True):
         heights = [patch.get_height() for patch in ax.patches
                    if isinstance(patch, Rectangle)]
         assert heights == [value(row) for row in rows]  # one shape: a bar per option

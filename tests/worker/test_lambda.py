@@ -35,6 +35,8 @@ from worker_integration.lambda_handler import (
     InvocationTimeError,
     _Until,
 )
+from worker_integration.services.job_completion_service import JobCompletionService
+from worker_integration.services.step_processor import StepProcessor
 
 _IDS = itertools.count(1)
 
@@ -110,7 +112,11 @@ def test_the_incidents_job_as_concurrent_invocations_one_delivered_twice(
     step4 = steps[3]
     assert step4.attempt is not None and step4.attempt <= job.attempts["4"]
     assert executor.runs[4] == job.attempts["4"]
-    assert all(executor.runs[order] == 1 for order in executor.runs if order != 4)
+    # The page runs once per fan-in: two steps recording last at the same moment may both
+    # fan in (at least once; see the next test), each as a claimed attempt.
+    html = DEMO_WORKFLOW.html_generation_order
+    assert executor.runs[html] == job.attempts[str(html)] >= 1
+    assert all(executor.runs[order] == 1 for order in executor.runs if order not in (4, html))
     deliveries = [r for r in results if r["step_order"] == 4]
     assert {r["attempt_id"] for r in deliveries} == {step4.attempt_id}  # told what stays
 
@@ -415,3 +421,45 @@ def test_every_store_call_of_an_invocation_stops_at_its_end() -> None:
     with pytest.raises(tenacity.RetryError):
         later.retrying(ValueError)(always_conflicts)
     assert len(calls) == 4  # the policy's own limits still hold
+
+
+def test_two_steps_fanning_in_at_once_both_page_as_claimed_attempts_and_one_page_stays(
+        local_s3: LocalS3, workflows: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The last two steps record at the same moment, both find every step recorded, and
+    both fan in while the job is still processing (forced with barriers). The fan-in is
+    at least once, never lost: each runs the page as an attempt it claimed, one page
+    record stays (the newest attempt's), the job completes once. This is why the
+    concurrent-invocations test counts the page's runs by its claimed attempts."""
+    ids = JobIds.fresh()
+    executor = Counting()
+    handlers = _handlers(local_s3, workflows, executor)
+    handlers.start(_event(ids, "nine"), FakeContext())
+    for index in range(7):
+        handlers.step(_event(ids, "nine", step_index=index), FakeContext())
+    recorded, paging = threading.Barrier(2, timeout=30), threading.Barrier(2, timeout=30)
+    real_process = StepProcessor.process_step
+    real_page = JobCompletionService.generate_html
+
+    def process_then_meet(self: Any, *args: Any, **kwargs: Any) -> Any:
+        record = real_process(self, *args, **kwargs)
+        recorded.wait()  # both recorded before either looks at the job
+        return record
+
+    def meet_then_page(self: Any, *args: Any, **kwargs: Any) -> Any:
+        paging.wait()  # both found the job processing
+        return real_page(self, *args, **kwargs)
+
+    monkeypatch.setattr(StepProcessor, "process_step", process_then_meet)
+    monkeypatch.setattr(JobCompletionService, "generate_html", meet_then_page)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda i: handlers.step(_event(ids, "nine", step_index=i),
+                                                        FakeContext()), [7, 8]))
+    html = NINE_INDEPENDENT_STEPS.html_generation_order
+    job = db_for(local_s3).get_job(ids.c, ids.j)
+    steps = db_for(local_s3).get_execution_steps(ids.c, ids.j)
+    assert [r["job_status"] for r in results] == ["completed", "completed"]
+    assert job.status is JobStatus.COMPLETED
+    assert executor.runs[html] == 2 == job.attempts[str(html)]
+    pages = [s for s in steps if s.step_order == html]
+    assert len(pages) == 1 and pages[0].attempt == 2 and pages[0].success
+    assert [s.identity for s in steps] == list(NINE_INDEPENDENT_STEPS.expected_steps)
