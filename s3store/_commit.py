@@ -117,7 +117,7 @@ class Applied:
 
 def apply_mutations(
     key: str, body: bytes | None, batch: list[Pending], *, max_bytes: int,
-    etag: str | None = None,
+    etag: str | None = None, me: Any = None,
 ) -> Applied:
     """Apply each pending mutation in order, starting from the stored `body` (None: no
     object), each decoded and encoded with its caller's codec (documents over
@@ -125,7 +125,8 @@ def apply_mutations(
     anything (or returns None without `allow_none`, or whose result cannot be stored)
     gets that error and leaves the value as it was — but a `KeyboardInterrupt` while
     another caller's mutation runs is the leading thread's own, and goes on in it (its
-    round is handed over). A missing document starts from the caller's `default`
+    round is handed over; `me`: who runs the round, its thread or task, by default this
+    thread). A missing document starts from the caller's `default`
     (`NotFoundError` without one).
     """
     current, value, by = body, None, None
@@ -149,7 +150,8 @@ def apply_mutations(
             current = encode(key, result, max_bytes=max_bytes, codec=codec)
             value, by = result, pending
         except BaseException as exc:  # any failure of a mutation is its caller's alone...
-            if isinstance(exc, KeyboardInterrupt) and pending.owner != threading.get_ident():
+            if isinstance(exc, KeyboardInterrupt) and pending.owner != (
+                    threading.get_ident() if me is None else me):
                 # ...but Ctrl-C arrives in the main thread, whatever it runs: it is meant
                 # for the caller leading this round, not for the one whose mutation ran.
                 raise

@@ -667,7 +667,8 @@ class StoreCore:
         """
         applied = apply_mutations(key, stored.body if stored is not None else None, members,
                                   max_bytes=self.max_document_bytes,
-                                  etag=stored.etag if stored is not None else None)
+                                  etag=stored.etag if stored is not None else None,
+                                  me=self._identity())
         new_body = applied.body
         unchanged = self._unchanged(key, stored, applied)
         if guessed and (unchanged or any(p.error for p in members)):

@@ -42,6 +42,7 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import http.client
+import inspect
 import logging
 from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
@@ -93,6 +94,7 @@ __all__ = [
     "store_write",
     "translate_client_error",
     "translated",
+    "unsent",
     "writing",
 ]
 
@@ -162,16 +164,46 @@ def _take_store_write_answer(
             raise _FirstAnswer(parsed, None)
 
 
+class _Flight:
+    """A store write being made: whether botocore got as far as sending it (`before-send`)."""
+
+    __slots__ = ("left",)
+
+    def __init__(self) -> None:
+        self.left = False
+
+
+_flight: ContextVar[_Flight | None] = ContextVar("s3store_flight", default=None)
+
+_UNSENT = "s3store_unsent"  # set on a BaseException that interrupted a write never sent
+
+
+def unsent(error: BaseException) -> bool:
+    """Did `error` (a `BaseException` out of a store write: a cancelled task, Ctrl-C) stop
+    the write before botocore sent it? Then it provably did not land."""
+    return bool(getattr(error, _UNSENT, False))
+
+
+def _mark_left(**_: Any) -> None:
+    """`before-send` handler: the store write in flight in this thread or task is sent."""
+    flight = _flight.get()
+    if flight is not None:
+        flight.left = True
+
+
 @contextmanager
-def store_write(request: Request) -> Iterator[None]:
+def store_write(request: Request) -> Iterator[_Flight]:
     """While a front end makes `request`: if it is a store write, the `needs-retry` handler
     takes its first retryable answer from botocore (`_FirstAnswer`, for `first_answer` to
     raise after the `except` that caught it, not in it, so that the internal `_FirstAnswer`
-    is in no error's `__context__`)."""
+    is in no error's `__context__`), and `before-send` marks it sent (`_Flight.left`)."""
+    flight = _Flight()
     token = _store_write_in_flight.set(request.write)
+    sent = _flight.set(flight if request.write else None)
     try:
-        yield
+        yield flight
     finally:
+        _flight.reset(sent)
         _store_write_in_flight.reset(token)
 
 
@@ -203,20 +235,40 @@ def exchange(client: Any, request: Request) -> Generator[Any, Any, Answer]:
     whose calls are coroutines (`s3store.aio`)."""
     with translated(request):
         try:
-            with store_write(request):
+            with store_write(request) as flight:
                 response = yield getattr(client, request.operation)(**request.params)
         except _FirstAnswer as answer:
             first = answer
+        except BaseException as exc:  # a cancelled task, Ctrl-C: goes on as it is...
+            if request.write and not flight.left and not isinstance(exc, Exception):
+                setattr(exc, _UNSENT, True)  # ...saying whether the write never left
+            raise
         else:
             if request.body_limit is None:
                 return Answer(response)
             stream = response["Body"]
             try:
                 check_size(request, response)
-                return Answer(response, (yield stream.read(request.body_limit + 1)))
+                return Answer(response, (yield from _read(stream, request.body_limit + 1)))
             finally:
-                stream.close()
+                closed = stream.close()  # aiobotocore's httpx body closes as a coroutine
+                if inspect.isawaitable(closed):
+                    yield closed
         raise first_answer(first)
+
+
+def _read(stream: Any, most: int) -> Generator[Any, Any, bytes]:
+    """Up to `most` bytes of a body, to its end: a read of aiohttp's body gives what has
+    arrived so far, not all that was asked for (urllib3's reads it all)."""
+    chunks: list[bytes] = []
+    left = most
+    while left > 0:
+        chunk: bytes = yield stream.read(left)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def send(client: Any, request: Request) -> Answer:
@@ -390,6 +442,10 @@ def prepare_client(client: Any) -> None:
     # the thread or task (`s3store._figures`).
     counter: Any = count_request
     client.meta.events.register_last("before-send.s3", counter, unique_id=_HANDLER_ID + "count")
+    for operation in ("PutObject", "DeleteObject"):
+        marker: Any = _mark_left
+        client.meta.events.register_last(f"before-send.s3.{operation}", marker,
+                                         unique_id=_HANDLER_ID + "left" + operation)
 
 
 class ObjectClient:
@@ -555,8 +611,9 @@ class _Pages:
         self._loop: StorageError | None = None
 
     def _next(self) -> Steps[Mapping[str, Any] | None]:
-        """The next page's answer (None: the listing is over). A loop found in a page's
-        markers is raised when the page after it is asked for: its own items still count."""
+        """The next page's answer (None: the listing is over). A loop found in a page (its
+        markers, a key or version listed again) is raised when the page after it is asked
+        for: the items before it still count."""
         if self._loop is not None:
             loop, self._loop, self._done = self._loop, None, True
             raise loop
@@ -607,9 +664,10 @@ class VersionListing(_Pages):
                     break
                 continue
             version_id = str(item.get("VersionId") or _UNVERSIONED)
-            if version_id in self._versions:
-                self._done = True
-                raise _repeated(key, f"version {version_id} listed twice", self._OPERATION)
+            if version_id in self._versions:  # the versions before it still count
+                self._loop = _repeated(key, f"version {version_id} listed twice",
+                                       self._OPERATION)
+                break
             self._versions.add(version_id)
             versions.append(ObjectVersion(version_id, item["ETag"], item["LastModified"]))
         return versions
@@ -636,15 +694,15 @@ class KeyListing(_Pages):
         keys: list[str] = []
         for n, item in enumerate(response.get("Contents", [])):
             key, last = item["Key"], self._last
-            if last is not None and key <= last:
-                self._done = True
-                if key == last or key in self._firsts:
-                    raise _repeated(self._request.key,
-                                    f"key {key!r} listed again after {last!r}", self._OPERATION)
-                raise StorageError(
-                    f"the server lists keys out of order ({key!r} after {last!r}); this "
-                    "walk needs S3's key order (directory buckets list unordered)",
-                    key=self._request.key, code=UNORDERED_LISTING, transient=False)
+            if last is not None and key <= last:  # the keys before it still count
+                self._loop = (
+                    _repeated(self._request.key, f"key {key!r} listed again after {last!r}",
+                              self._OPERATION) if key == last or key in self._firsts
+                    else StorageError(
+                        f"the server lists keys out of order ({key!r} after {last!r}); this "
+                        "walk needs S3's key order (directory buckets list unordered)",
+                        key=self._request.key, code=UNORDERED_LISTING, transient=False))
+                break
             if n == 0:
                 self._firsts.add(key)
             self._last = key

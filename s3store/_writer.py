@@ -27,7 +27,7 @@ from s3store._errors import (
     StorageError,
 )
 from s3store._figures import note
-from s3store._objects import RACING_CONDITIONAL_WRITES, AnswerLost, ObjectClient
+from s3store._objects import RACING_CONDITIONAL_WRITES, AnswerLost, ObjectClient, unsent
 from s3store._resolve import Base, Landed, Outcome, Resolution, resolve
 from s3store._retry import RetryPolicy, log_retry
 from s3store._steps import Steps, retried
@@ -114,6 +114,10 @@ class ConditionalWriter:
             result = None
         except S3StoreError:
             self._answered(write_id, lost)  # an answer came: this write did not land
+            raise
+        except BaseException as exc:  # a cancelled task, Ctrl-C
+            if unsent(exc):
+                self._answered(write_id, lost)  # it never left: nothing to resolve
             raise
         if result is None:
             # Resolved here, not in the `except`: an error the resolution raises would get
@@ -228,7 +232,12 @@ class ConditionalWriter:
                     lost.open.add("delete")
                     lost.unresolved = base
                     note("attempts")
-                    yield from self.objects.delete(key, if_match=base.etag)
+                    try:
+                        yield from self.objects.delete(key, if_match=base.etag)
+                    except BaseException as exc:
+                        if unsent(exc):
+                            self._answered("delete", lost)  # it never left
+                        raise
                     self._answered("delete", lost)
                     return
             except AnswerLost as exc:

@@ -64,6 +64,8 @@ async def awaited(process: Generator[Any, Any, T]) -> T:
         outcome = error = None
         try:
             outcome = await step[1]
+        except GeneratorExit:  # this coroutine is being closed: nothing more can be awaited
+            raise
         except BaseException as exc:  # a cancellation too: the steps decide what it does
             error = exc
     return step[1]  # type: ignore[no-any-return]

@@ -42,12 +42,17 @@ WHEN = ("before", "after")
 
 class Victim:
     """Cancels the task named "victim" at its `at`-th effect (1-based), `when` before or
-    after performing it; counts the effects it reached."""
+    after performing it; counts the effects it reached. Before a request means inside the
+    client, before it is sent (at botocore's `before-sign`), as a cancellation really
+    arrives: within aiobotocore's call, whose `before-send` then never runs."""
 
     def __init__(self, store: AsyncJsonStore, at: int, when: str) -> None:
         self.at, self.when, self.seen = at, when, 0
         self.kinds: list[str] = []
+        self.armed = False
         real = store._perform
+        hook: Any = self._before_sign  # aiobotocore awaits a coroutine handler
+        store.client.meta.events.register("before-sign.s3", hook)
 
         def perform(effect: Effect) -> Awaitable[Any]:
             task = asyncio.current_task()
@@ -57,9 +62,19 @@ class Victim:
             self.kinds.append(_kind(effect))
             if self.seen != self.at:
                 return real(effect)
+            if self.when == "before" and isinstance(effect, Request):
+                self.armed = True  # cancelled inside the client, before it sends
+                return real(effect)
             return self._cancelled(task, real(effect) if self.when == "after" else None)
 
         store._perform = perform  # type: ignore[method-assign]
+
+    async def _before_sign(self, **_: Any) -> None:
+        task = asyncio.current_task()
+        if self.armed and task is not None and task.get_name() == "victim":
+            self.armed = False
+            task.cancel()
+            await asyncio.sleep(0)  # the cancellation arrives here, in the client's call
 
     @staticmethod
     async def _cancelled(task: asyncio.Task[Any], performed: Awaitable[Any] | None) -> Any:
@@ -90,8 +105,9 @@ async def scenario(s3: LocalS3, at: int, when: str, *, shape: str,
         if group is not None:
             store._group = group()
         seed = AsyncJsonStore(client, s3.bucket, retry=NO_WAIT)
-        await seed.create(KEY, [])
-        if shape in ("cold", "lost", "conflict"):
+        if shape != "create":  # there: the round creates the key
+            await seed.create(KEY, [])
+        if shape in ("cold", "lost", "conflict", "create"):
             pass  # the store has not seen the key: its round reads first
         else:
             await store.update(KEY, append("warm"))  # the store knows the key (its cache)
@@ -113,10 +129,11 @@ async def scenario(s3: LocalS3, at: int, when: str, *, shape: str,
             client.meta.events.register("before-send.s3.PutObject", rival)
         if shape == "group":  # o0's round goes first; the victim leads the next, shared
             others.append(asyncio.create_task(store.update(KEY, append("o0")), name="o0"))
-        victim_task = asyncio.create_task(store.update(KEY, append("v")), name="victim")
-        if shape == "group":  # queued behind o0 with the victim: the victim's round
-            others += [asyncio.create_task(store.update(KEY, append(f"o{n}")), name=f"o{n}")
-                       for n in range(1, 4)]
+        victim_task = asyncio.create_task(store.update(KEY, append("v"), default=[]),
+                                          name="victim")
+        if shape in ("group", "create"):  # queued behind the victim's first effect: its round
+            others += [asyncio.create_task(store.update(KEY, append(f"o{n}"), default=[]),
+                                           name=f"o{n}") for n in range(1, 4)]
         outcome: dict[str, Any] = {"kinds": victim.kinds}
         async with asyncio.timeout(bound):
             results = await asyncio.gather(victim_task, *others, return_exceptions=True)
@@ -128,25 +145,30 @@ async def scenario(s3: LocalS3, at: int, when: str, *, shape: str,
         return outcome
 
 
-SHAPES = ("warm", "cold", "stale", "conflict", "group", "lost")
+SHAPES = ("warm", "cold", "stale", "conflict", "group", "lost", "create")
 
 
-def effects_of(shape: str) -> int:
+def effects_of(shape: str, versioning: bool) -> int:
     """How many effects the victim's call has in `shape` when nobody cancels it."""
-    with LocalS3(versioning=True) as s3:
+    with LocalS3(versioning=versioning) as s3:
         outcome = asyncio.run(scenario(s3, 0, "before", shape=shape))
     assert not isinstance(outcome["victim"], BaseException), outcome
     return int(outcome["seen"])
 
 
+@pytest.mark.parametrize("versioning", [True, False], ids=["versioned", "unversioned"])
 @pytest.mark.parametrize("shape", SHAPES)
-def test_a_task_cancelled_at_any_await_of_its_round_leaks_nothing(shape: str) -> None:
-    total = effects_of(shape)
+def test_a_task_cancelled_at_any_await_of_its_round_leaks_nothing(shape: str,
+                                                                  versioning: bool) -> None:
+    """On an unversioned bucket too: a write cancelled before botocore sent it is known
+    not to have landed (its before-send never ran), so the caller who carries the round on
+    has nothing to resolve; one cancelled after it landed is found by its write id."""
+    total = effects_of(shape, versioning)
     assert total >= 1
     reached: set[str] = set()
     for at in range(1, total + 1):
         for when in WHEN:
-            with LocalS3(versioning=True) as s3:
+            with LocalS3(versioning=versioning) as s3:
                 outcome = asyncio.run(scenario(s3, at, when, shape=shape))
             context = f"{shape}: cancelled {when} effect {at} of {outcome['kinds']}"
             reached.update(outcome["kinds"])
@@ -155,7 +177,8 @@ def test_a_task_cancelled_at_any_await_of_its_round_leaks_nothing(shape: str) ->
                        for r in outcome["others"]), (context, outcome["others"])
             assert outcome["queued"] == 0, context
             stored = outcome["after"]
-            expected = [f"o{n}" for n in range(len(outcome["others"]))]
+            expected = [f"o{n}" for n in range(1 if shape == "create" else 0,
+                                               len(outcome["others"]) + (shape == "create"))]
             assert all(stored.count(item) == 1 for item in [*expected, "after"]), (context,
                                                                                    stored)
             assert stored.count("v") <= 1, (context, stored)
@@ -165,6 +188,7 @@ def test_a_task_cancelled_at_any_await_of_its_round_leaks_nothing(shape: str) ->
                       "stale": {"put_object", "get_object"},
                       "conflict": {"get_object", "put_object", "sleep"},
                       "group": {"wait", "put_object"},
+                      "create": {"get_object", "put_object"},
                       "lost": {"get_object", "put_object", "head_object"}}[shape]
     assert expected_kinds <= reached, reached
 
@@ -244,3 +268,36 @@ def test_negative_control_a_leader_that_drops_its_round_is_caught() -> None:
             if any(isinstance(r, BaseException) for r in outcome["others"]):
                 caught += 1
     assert caught > 0
+
+
+def test_a_leader_cancelled_before_its_create_left_fails_nobody_on_an_unversioned_bucket(
+) -> None:
+    """The round creates the key (no version, no write id to resolve by): the victim leads
+    it with three others and is cancelled inside the client before the PUT is sent. The
+    write is known not to have left (its before-send never ran), so the caller who carries
+    the round on sends it and every other caller lands. (Taken for a lost answer, the
+    round could not be resolved on this bucket: each of the three got OutcomeUnknownError.)"""
+    async def run(s3: LocalS3) -> tuple[list[Any], list[str]]:
+        async with async_client_like(s3.client()) as client:
+            store = AsyncJsonStore(client, s3.bucket, retry=NO_WAIT)
+            victim = Victim(store, 3, "before")  # its wait, its read, then its PUT
+
+            def fails(_: list[str]) -> list[str]:
+                raise ValueError("the first round writes nothing")
+
+            first = asyncio.create_task(store.update(KEY, fails, default=[]))
+            await asyncio.sleep(0)  # leads the first round
+            tasks = [asyncio.create_task(store.update(KEY, append("v"), default=[]),
+                                         name="victim")]
+            tasks += [asyncio.create_task(store.update(KEY, append(f"o{n}"), default=[]))
+                      for n in range(3)]
+            async with asyncio.timeout(BOUND):
+                results = await asyncio.gather(first, *tasks, return_exceptions=True)
+            assert victim.kinds[:3] == ["wait", "get_object", "put_object"], victim.kinds
+            return results[1:], (await store.get(KEY)).value
+
+    with LocalS3() as s3:
+        results, stored = asyncio.run(run(s3))
+    assert isinstance(results[0], asyncio.CancelledError)
+    assert all(not isinstance(r, BaseException) for r in results[1:]), results
+    assert sorted(stored) == ["o0", "o1", "o2"]

@@ -243,3 +243,23 @@ def test_an_unordered_listing_says_what_came_after_what() -> None:
     assert str(caught.value).startswith(
         "the server lists keys out of order ('a/1' after 'b/1'); this walk needs S3's "
         "key order")
+
+
+@pytest.mark.parametrize("page", [("a", "b", "b", "c"), ("a", "c", "b")],
+                         ids=["repeated", "unordered"])
+def test_the_keys_before_a_bad_one_on_its_page_are_listed_first(page: tuple[str, ...]) -> None:
+    """A walk sees every good key before the error, as one key at a time would."""
+    walk = stubbed_keys(key_page(*page)).keys()
+    seen = [next(walk), next(walk)]
+    with pytest.raises(StorageError):
+        next(walk)
+    assert seen == list(page[:2])
+
+
+def test_the_versions_before_one_listed_twice_on_its_page_are_listed_first() -> None:
+    objects, _ = stubbed(page(version("3"), version("2"), version("3")))
+    walk = objects.versions(KEY)
+    seen = [next(walk).version_id, next(walk).version_id]
+    with pytest.raises(StorageError) as caught:
+        next(walk)
+    assert seen == ["3", "2"] and caught.value.code == REPEATED_LISTING
