@@ -442,10 +442,12 @@ def prepare_client(client: Any) -> None:
     # the thread or task (`s3store._figures`).
     counter: Any = count_request
     client.meta.events.register_last("before-send.s3", counter, unique_id=_HANDLER_ID + "count")
+    # First of the write's before-send handlers: whatever the others do (answer it, raise,
+    # send it some way of their own), the write counts as sent from here on.
     for operation in ("PutObject", "DeleteObject"):
         marker: Any = _mark_left
-        client.meta.events.register_last(f"before-send.s3.{operation}", marker,
-                                         unique_id=_HANDLER_ID + "left" + operation)
+        client.meta.events.register_first(f"before-send.s3.{operation}", marker,
+                                          unique_id=_HANDLER_ID + "left" + operation)
 
 
 class ObjectClient:
