@@ -3,11 +3,12 @@
 One test per block, its id the page and the line of its opening fence (`README.md:L42`).
 The block's info string says what is done with it (docs/development.md says the same):
 
-- ```` ```python ````: run with `exec`. The blocks of one page run in order in one
-  namespace, so a page can build on its earlier blocks (running one block alone runs the
-  page's earlier python blocks first). A block starts the `LocalS3` it needs itself; it
-  must need no network and no credentials (the AWS credential variables and files are
-  hidden from it).
+- ```` ```python ````: run with `exec` (```` ```python needs-aio ````: only where the
+  `aio` extra is installed, skipped elsewhere with that reason). The blocks of one page
+  run in order in one namespace, so a page can build on its earlier blocks (running one
+  block alone runs the page's earlier python blocks first). A block starts the `LocalS3`
+  it needs itself; it must need no network and no credentials (the AWS credential
+  variables and files are hidden from it).
 - ```` ```sh ````: each line is a command (blank lines and `#` comments skipped, a
   trailing `\\` joins the next line; no pipes, redirections or `;`). Two programs only:
   - `make TARGET ...` is checked with `make -n TARGET ...` in the checkout: the target
@@ -35,6 +36,7 @@ The block's info string says what is done with it (docs/development.md says the 
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import os
@@ -67,6 +69,8 @@ NOT_RUN_REASONS: Final = {
 """Why a ```` ```sh ```` block may be left unrun: `sh not-run: REASON`."""
 
 KINDS: Final = ("python", "sh", "text", "json", "toml")
+NEEDS_AIO: Final = "needs-aio"
+"""A python block's one option: it runs where the `aio` extra is installed, and says so."""
 """The info strings' first words the test knows."""
 
 S3STORE_PROGRAMS: Final = ("s3store", ".venv/bin/s3store")
@@ -286,7 +290,11 @@ def test_code_block(block: Block, pages: Pages, capsys: pytest.CaptureFixture[st
     assert block.closed, f"{block.id}: the code block is never closed"
     page = pages.page(block.path)
     if block.kind == "python":
-        assert not block.options, f"{block.id}: a python block takes no options"
+        assert block.options in ("", NEEDS_AIO), (
+            f"{block.id}: a python block takes no options but {NEEDS_AIO!r}")
+        if block.options == NEEDS_AIO and importlib.util.find_spec("aiobotocore") is None:
+            pytest.skip("the `aio` extra is not installed here (make test-min): make test and "
+                        "make test-min-aio run this block")
         _run_python(block, page)
     elif block.kind == "sh":
         fake_aws(monkeypatch)  # the page's LocalS3 takes any credentials; no real ones
