@@ -85,6 +85,18 @@ def _event(ids: JobIds, workflow: str = "demo", **fields: Any) -> dict[str, Any]
     return {"customer_id": ids.c, "job_id": ids.j, "workflow": workflow, **fields}
 
 
+def _nine_steps_run(s3: LocalS3, workflows: Path,
+                    steps: int) -> tuple[JobIds, Counting, Handlers]:
+    """A "nine" job started, its first `steps` steps run one after another."""
+    ids = JobIds.fresh()
+    executor = Counting()
+    handlers = _handlers(s3, workflows, executor)
+    handlers.start(_event(ids, "nine"), FakeContext())
+    for index in range(steps):
+        handlers.step(_event(ids, "nine", step_index=index), FakeContext())
+    return ids, executor, handlers
+
+
 def test_the_incidents_job_as_concurrent_invocations_one_delivered_twice(
         local_s3: LocalS3, workflows: Path) -> None:
     """Nine step invocations at once, step 4 delivered twice at the same time, the fan-in
@@ -327,12 +339,7 @@ def test_a_slow_fan_in_never_replaces_the_page_of_a_later_one(local_s3: LocalS3,
 
 
 def test_a_delivery_after_completion_runs_nothing(local_s3: LocalS3, workflows: Path) -> None:
-    ids = JobIds.fresh()
-    executor = Counting()
-    handlers = _handlers(local_s3, workflows, executor)
-    handlers.start(_event(ids, "nine"), FakeContext())
-    for index in range(9):
-        handlers.step(_event(ids, "nine", step_index=index), FakeContext())
+    ids, executor, handlers = _nine_steps_run(local_s3, workflows, 9)
     assert executor.runs[10] == 1
     job = db_for(local_s3).get_job(ids.c, ids.j)
     body = stored_json(local_s3, ids.steps_key)
@@ -430,12 +437,7 @@ def test_two_steps_fanning_in_at_once_both_page_as_claimed_attempts_and_one_page
     at least once, never lost: each runs the page as an attempt it claimed, one page
     record stays (the newest attempt's), the job completes once. This is why the
     concurrent-invocations test counts the page's runs by its claimed attempts."""
-    ids = JobIds.fresh()
-    executor = Counting()
-    handlers = _handlers(local_s3, workflows, executor)
-    handlers.start(_event(ids, "nine"), FakeContext())
-    for index in range(7):
-        handlers.step(_event(ids, "nine", step_index=index), FakeContext())
+    ids, executor, handlers = _nine_steps_run(local_s3, workflows, 7)
     recorded, paging = threading.Barrier(2, timeout=30), threading.Barrier(2, timeout=30)
     real_process = StepProcessor.process_step
     real_page = JobCompletionService.generate_html
